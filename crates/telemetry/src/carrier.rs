@@ -1,0 +1,171 @@
+//! [`TraceCarrier`]: W3C trace context (traceparent, tracestate, baggage) as plain strings, so it can ride in
+//! actor messages, task hand-offs, MCP `params._meta` and HTTP headers.
+
+use std::collections::HashMap;
+
+use opentelemetry::{
+    Context,
+    propagation::{Extractor, Injector, TextMapCompositePropagator, TextMapPropagator},
+    trace::TraceContextExt,
+};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use serde::{Deserialize, Serialize};
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// Header and `_meta` key of the W3C trace parent.
+pub const TRACEPARENT: &str = "traceparent";
+/// Header and `_meta` key of the W3C trace state.
+pub const TRACESTATE: &str = "tracestate";
+/// Header and `_meta` key of W3C baggage.
+pub const BAGGAGE: &str = "baggage";
+
+/// The W3C context of one span, detached from any thread or task.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceCarrier {
+    /// `traceparent` value; `None` when there was no recorded span.
+    pub traceparent: Option<String>,
+    /// `tracestate` value, if any.
+    pub tracestate: Option<String>,
+    /// `baggage` value, if any.
+    pub baggage: Option<String>,
+}
+
+impl TraceCarrier {
+    /// The context of `span` (and the baggage it carries).
+    pub fn from_span(span: &Span) -> Self {
+        Self::from_context(&span.context())
+    }
+
+    /// The context of the current tracing span.
+    pub fn current() -> Self {
+        Self::from_span(&Span::current())
+    }
+
+    /// Serialises an OpenTelemetry context.
+    pub fn from_context(cx: &Context) -> Self {
+        let mut carrier = Self::default();
+        propagator().inject_context(cx, &mut carrier);
+        carrier
+    }
+
+    /// Builds a carrier from the three W3C values as received (from `_meta` or headers).
+    pub fn from_parts(
+        traceparent: Option<&str>,
+        tracestate: Option<&str>,
+        baggage: Option<&str>,
+    ) -> Self {
+        let owned = |v: Option<&str>| v.filter(|s| !s.is_empty()).map(str::to_owned);
+        Self {
+            traceparent: owned(traceparent),
+            tracestate: owned(tracestate),
+            baggage: owned(baggage),
+        }
+    }
+
+    /// Parses the carried values back into an OpenTelemetry context (a remote parent).
+    pub fn context(&self) -> Context {
+        propagator().extract(self)
+    }
+
+    /// Makes `span` a child of the carried context. Call before the span is first entered.
+    ///
+    /// Returns false when there is nothing valid to attach (no or malformed `traceparent`).
+    pub fn attach(&self, span: &Span) -> bool {
+        let cx = self.context();
+        if !cx.span().span_context().is_valid() {
+            return false;
+        }
+        span.set_parent(cx).is_ok()
+    }
+
+    /// Trace id in hex, when a valid `traceparent` is carried.
+    pub fn trace_id(&self) -> Option<String> {
+        let cx = self.context();
+        let sc = cx.span().span_context().clone();
+        sc.is_valid().then(|| sc.trace_id().to_string())
+    }
+
+    /// The carried values as header name/value pairs (only those present).
+    pub fn headers(&self) -> Vec<(&'static str, &str)> {
+        [
+            (TRACEPARENT, &self.traceparent),
+            (TRACESTATE, &self.tracestate),
+            (BAGGAGE, &self.baggage),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
+
+    /// Baggage entries as key/value pairs (percent-decoded by the propagator).
+    pub fn baggage_entries(&self) -> HashMap<String, String> {
+        use opentelemetry::baggage::BaggageExt;
+        self.context()
+            .baggage()
+            .iter()
+            .map(|(k, (v, _))| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl Injector for TraceCarrier {
+    fn set(&mut self, key: &str, value: String) {
+        match key {
+            TRACEPARENT => self.traceparent = Some(value),
+            TRACESTATE => self.tracestate = Some(value).filter(|v| !v.is_empty()),
+            BAGGAGE => self.baggage = Some(value).filter(|v| !v.is_empty()),
+            _ => {}
+        }
+    }
+}
+
+impl Extractor for TraceCarrier {
+    fn get(&self, key: &str) -> Option<&str> {
+        match key {
+            TRACEPARENT => self.traceparent.as_deref(),
+            TRACESTATE => self.tracestate.as_deref(),
+            BAGGAGE => self.baggage.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.headers().into_iter().map(|(k, _)| k).collect()
+    }
+}
+
+fn propagator() -> TextMapCompositePropagator {
+    TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TP: &str = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01";
+
+    #[test]
+    fn round_trips_w3c_values() {
+        let carrier = TraceCarrier::from_parts(Some(TP), None, Some("user.id=alice,session.id=s1"));
+        let back = TraceCarrier::from_context(&carrier.context());
+        assert_eq!(back.traceparent.as_deref(), Some(TP));
+        assert_eq!(
+            carrier.trace_id().as_deref(),
+            Some("0af7651916cd43dd8448eb211c80319c")
+        );
+        let bag = back.baggage_entries();
+        assert_eq!(bag.get("user.id").map(String::as_str), Some("alice"));
+        assert_eq!(bag.get("session.id").map(String::as_str), Some("s1"));
+    }
+
+    #[test]
+    fn malformed_traceparent_is_not_attached() {
+        let carrier = TraceCarrier::from_parts(Some("garbage"), None, None);
+        assert_eq!(carrier.trace_id(), None);
+        assert!(!carrier.attach(&Span::none()));
+    }
+}

@@ -1,0 +1,86 @@
+//! Redaction and size caps for values that end up on spans.
+
+use serde_json::Value;
+
+/// Replacement for a redacted value.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Key fragments that mark a value as secret.
+const SECRET_KEY_FRAGMENTS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "authorization",
+    "credential",
+    "private_key",
+    "session_key",
+    "access_key",
+];
+
+/// True when a JSON object key names a secret (`password`, `apiKey`, `X-Api-Key`, `client_secret`, ...).
+pub fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SECRET_KEY_FRAGMENTS.iter().any(|f| key.contains(f))
+}
+
+/// A copy of `value` in which every value under a secret-looking key is replaced by [`REDACTED`].
+pub fn redact_json(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = if is_secret_key(k) {
+                        Value::String(REDACTED.to_owned())
+                    } else {
+                        redact_json(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact_json).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `value` cut to at most `max_chars` characters (on a char boundary), with `…` when cut.
+pub fn truncate_chars(value: &str, max_chars: usize) -> String {
+    match value.char_indices().nth(max_chars) {
+        None => value.to_owned(),
+        Some((end, _)) => {
+            let mut cut = value[..end].to_owned();
+            cut.push('…');
+            cut
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_redacted_at_any_depth() {
+        let input = json!({"namespace": "production", "auth": {"Password": "hunter2", "user": "bob"},
+                           "items": [{"apiKey": "abc"}], "X-Api-Key": "k"});
+        let out = redact_json(&input);
+        assert_eq!(out["namespace"], "production");
+        assert_eq!(out["auth"]["Password"], REDACTED);
+        assert_eq!(out["auth"]["user"], "bob");
+        assert_eq!(out["items"][0]["apiKey"], REDACTED);
+        assert_eq!(out["X-Api-Key"], REDACTED);
+        assert!(!out.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate_chars("héllo", 10), "héllo");
+        assert_eq!(truncate_chars("héllo", 2), "hé…");
+        assert_eq!(truncate_chars(&"x".repeat(300), 200).chars().count(), 201);
+    }
+}

@@ -1,0 +1,215 @@
+//! Constructors for every span of the investigation tree, so names, kinds and attribute sets are decided
+//! in one place. Attributes known only later are declared `Empty` here and recorded by the caller.
+
+use opentelemetry::{KeyValue, baggage::BaggageExt, trace::Status};
+use tracing::{Span, field::Empty, info_span};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::TraceCarrier;
+use crate::convention::{MAX_QUERY_CHARS, attr, operation, span_name};
+use crate::redact::truncate_chars;
+
+/// Root span of one investigation (SERVER kind, so X-Ray keeps it as a segment). `parent` is the caller's
+/// context when the investigation was requested with one (an upstream service), else empty.
+///
+/// The user and session ids also travel as W3C baggage from here, so every descendant span — in this
+/// process or behind an MCP call — can be tagged with them.
+pub fn investigation(
+    parent: &TraceCarrier,
+    investigation_id: &str,
+    user_id: &str,
+    session_id: &str,
+    query: &str,
+) -> Span {
+    let query = truncate_chars(query, MAX_QUERY_CHARS);
+    let span = info_span!(
+        "sre.investigation",
+        otel.name = span_name::INVESTIGATION,
+        otel.kind = "server",
+        { attr::SRE_INVESTIGATION_ID } = investigation_id,
+        { attr::SRE_USER_ID } = user_id,
+        { attr::SRE_SESSION_ID } = session_id,
+        { attr::SRE_QUERY } = %query,
+        { attr::SESSION_ID } = session_id,
+        { attr::USER_ID } = user_id,
+        { attr::GEN_AI_CONVERSATION_ID } = session_id,
+        { attr::SRE_AGENTS_SELECTED } = Empty,
+        { attr::SRE_SEVERITY } = Empty,
+        { attr::SRE_OUTCOME } = Empty,
+        { attr::SRE_PARTIAL } = Empty,
+        { attr::ERROR_TYPE } = Empty,
+    );
+    let upstream = parent.context();
+    let mut entries: Vec<KeyValue> = upstream
+        .baggage()
+        .iter()
+        .filter(|(k, _)| k.as_str() != attr::SESSION_ID && k.as_str() != attr::USER_ID)
+        .map(|(k, (v, _))| KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    entries.push(KeyValue::new(attr::SESSION_ID, session_id.to_owned()));
+    entries.push(KeyValue::new(attr::USER_ID, user_id.to_owned()));
+    // Fails only when the span is disabled (no subscriber); nothing to attach to then.
+    let _ = span.set_parent(upstream.with_baggage(entries));
+    span
+}
+
+/// `supervisor.analyze_query`
+pub fn analyze_query() -> Span {
+    info_span!(
+        "supervisor.analyze_query",
+        otel.name = span_name::ANALYZE_QUERY
+    )
+}
+
+/// `supervisor.route_decision`; record `sre.agents_selected` with [`set_string_list`] and
+/// `sre.routing_reason` with `Span::record`.
+pub fn route_decision() -> Span {
+    info_span!(
+        "supervisor.route_decision",
+        otel.name = span_name::ROUTE_DECISION,
+        { attr::SRE_ROUTING_REASON } = Empty,
+    )
+}
+
+/// `supervisor.aggregate_results`
+pub fn aggregate_results(agents_reporting: usize) -> Span {
+    info_span!(
+        "supervisor.aggregate_results",
+        otel.name = span_name::AGGREGATE_RESULTS,
+        { attr::SRE_FINDINGS_COUNT } = Empty,
+        { attr::SRE_SEVERITY } = Empty,
+        sre.agents_reporting = agents_reporting as i64,
+    )
+}
+
+/// `supervisor.escalate`
+pub fn escalate(escalation_type: &str) -> Span {
+    info_span!(
+        "supervisor.escalate",
+        otel.name = span_name::ESCALATE,
+        { attr::SRE_ESCALATION_TYPE } = escalation_type,
+    )
+}
+
+/// `agent.{kind}.execute`: the SERVER-kind entry of a specialist, which X-Ray draws as the `{kind}-agent` node.
+/// Record `sre.tools_available` once the tool list is known.
+pub fn agent_execute(kind: &str, investigation_id: &str) -> Span {
+    let agent_name = format!("{kind}-agent");
+    info_span!(
+        "agent.execute",
+        otel.name = %span_name::agent_execute(kind),
+        otel.kind = "server",
+        { attr::AWS_LOCAL_SERVICE } = %agent_name,
+        { attr::SRE_AGENT_TYPE } = kind,
+        { attr::SRE_INVESTIGATION_ID } = investigation_id,
+        { attr::GEN_AI_OPERATION_NAME } = operation::INVOKE_AGENT,
+        { attr::GEN_AI_AGENT_NAME } = %agent_name,
+        { attr::SRE_TOOLS_AVAILABLE } = Empty,
+        { attr::SRE_TOOLS_INVOKED } = Empty,
+        { attr::SRE_FINDINGS_COUNT } = Empty,
+        { attr::SRE_OUTCOME } = Empty,
+        { attr::ERROR_TYPE } = Empty,
+    )
+}
+
+/// `chat {model}`: one model call (CLIENT).
+pub fn chat(provider: &str, model: &str) -> Span {
+    info_span!(
+        "chat",
+        otel.name = %span_name::chat(model),
+        otel.kind = "client",
+        { attr::GEN_AI_OPERATION_NAME } = operation::CHAT,
+        { attr::GEN_AI_PROVIDER_NAME } = provider,
+        { attr::GEN_AI_REQUEST_MODEL } = model,
+        { attr::GEN_AI_USAGE_INPUT_TOKENS } = Empty,
+        { attr::GEN_AI_USAGE_OUTPUT_TOKENS } = Empty,
+        { attr::GEN_AI_RESPONSE_FINISH_REASONS } = Empty,
+        { attr::SERVER_ADDRESS } = Empty,
+        { attr::ERROR_TYPE } = Empty,
+    )
+}
+
+/// `tool.{tool_name}`: the agent's view of one tool use; `params` is already redacted JSON.
+pub fn tool(tool_name: &str, params: &str) -> Span {
+    info_span!(
+        "tool",
+        otel.name = %span_name::tool(tool_name),
+        { attr::GEN_AI_OPERATION_NAME } = operation::EXECUTE_TOOL,
+        { attr::GEN_AI_TOOL_NAME } = tool_name,
+        { attr::SRE_TOOL_NAME } = tool_name,
+        { attr::SRE_TOOL_PARAMS } = params,
+        { attr::ERROR_TYPE } = Empty,
+    )
+}
+
+/// `tools/call {tool_name}` on the client side: one attempt of an MCP call to `remote_service`.
+pub fn mcp_client(
+    tool_name: &str,
+    remote_service: &str,
+    server_address: &str,
+    attempt: u32,
+) -> Span {
+    info_span!(
+        "tools/call",
+        otel.name = %span_name::mcp_call(tool_name),
+        otel.kind = "client",
+        { attr::MCP_METHOD_NAME } = span_name::MCP_TOOLS_CALL,
+        { attr::GEN_AI_TOOL_NAME } = tool_name,
+        { attr::PEER_SERVICE } = remote_service,
+        { attr::AWS_REMOTE_SERVICE } = remote_service,
+        { attr::SERVER_ADDRESS } = server_address,
+        { attr::RETRY_ATTEMPT } = i64::from(attempt),
+        { attr::JSONRPC_REQUEST_ID } = Empty,
+        { attr::ERROR_TYPE } = Empty,
+    )
+}
+
+/// `tools/call {tool_name}` on the server side (SERVER), in the service `local_service` (`k8s-backend`, ...).
+pub fn mcp_server(tool_name: &str, local_service: &str) -> Span {
+    info_span!(
+        "tools/call",
+        otel.name = %span_name::mcp_call(tool_name),
+        otel.kind = "server",
+        { attr::MCP_METHOD_NAME } = span_name::MCP_TOOLS_CALL,
+        { attr::GEN_AI_TOOL_NAME } = tool_name,
+        { attr::AWS_LOCAL_SERVICE } = local_service,
+        { attr::JSONRPC_REQUEST_ID } = Empty,
+        { attr::ERROR_TYPE } = Empty,
+    )
+}
+
+/// Marks `span` as failed: status Error with `message`, low-cardinality `error.type`, and an `exception` event.
+pub fn record_error(span: &Span, error_type: &str, message: &str) {
+    span.record(attr::ERROR_TYPE, error_type);
+    span.set_status(Status::error(message.to_owned()));
+    span.add_event(
+        attr::EXCEPTION_EVENT,
+        vec![
+            KeyValue::new(attr::EXCEPTION_TYPE, error_type.to_owned()),
+            KeyValue::new(attr::EXCEPTION_MESSAGE, message.to_owned()),
+        ],
+    );
+}
+
+/// Records a list of strings (e.g. `sre.agents_selected`) as an OpenTelemetry string array.
+pub fn set_string_list(span: &Span, key: &'static str, values: impl IntoIterator<Item = String>) {
+    let values: Vec<opentelemetry::StringValue> = values.into_iter().map(Into::into).collect();
+    span.set_attribute(key, opentelemetry::Value::Array(values.into()));
+}
+
+/// Adds a named event to `span` with string attributes.
+pub fn add_event(span: &Span, name: &'static str, attributes: &[(&'static str, String)]) {
+    let attributes = attributes
+        .iter()
+        .map(|(k, v)| KeyValue::new(*k, v.clone()))
+        .collect();
+    span.add_event(name, attributes);
+}
+
+/// The hex trace id of `span`, when it is recorded by OpenTelemetry.
+pub fn trace_id(span: &Span) -> Option<opentelemetry::trace::TraceId> {
+    use opentelemetry::trace::TraceContextExt;
+    let cx = span.context();
+    let id = cx.span().span_context().trace_id();
+    (id != opentelemetry::trace::TraceId::INVALID).then_some(id)
+}

@@ -1,0 +1,63 @@
+//! Span capture for tests: a process-global subscriber that exports every sre span into memory, so tests that
+//! run the whole multi-threaded system can assert on the trace. Tests filter by their own trace id.
+
+use std::sync::OnceLock;
+
+use opentelemetry::trace::TraceId;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt};
+
+use crate::{TelemetryConfig, pipeline};
+
+/// Captured spans of this test process.
+#[derive(Debug)]
+pub struct SpanCapture {
+    exporter: InMemorySpanExporter,
+    _provider: SdkTracerProvider,
+}
+
+impl SpanCapture {
+    /// Every span finished so far.
+    pub fn all(&self) -> Vec<SpanData> {
+        self.exporter.get_finished_spans().unwrap_or_default()
+    }
+
+    /// Finished spans of one trace.
+    pub fn trace(&self, trace_id: TraceId) -> Vec<SpanData> {
+        self.all()
+            .into_iter()
+            .filter(|s| s.span_context.trace_id() == trace_id)
+            .collect()
+    }
+}
+
+/// Installs (once per process) a global subscriber exporting synchronously into memory, and returns it.
+///
+/// Panics if another global subscriber was installed first: that is a test setup error.
+pub fn capture() -> &'static SpanCapture {
+    static CAPTURE: OnceLock<SpanCapture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let exporter = InMemorySpanExporter::default();
+        let config = TelemetryConfig::new(crate::convention::AGENT_SERVICE_NAME, None);
+        let provider = pipeline::provider_builder(&config)
+            .with_simple_exporter(exporter.clone())
+            .build();
+        #[allow(clippy::expect_used)]
+        tracing_subscriber::registry()
+            .with(pipeline::otel_layer(&provider, "test"))
+            .try_init()
+            .expect("span capture must be the first global subscriber of the test process");
+        SpanCapture {
+            exporter,
+            _provider: provider,
+        }
+    })
+}
+
+/// Attribute value of `key` on `span` as a string, if present.
+pub fn attribute(span: &SpanData, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.as_str().into_owned())
+}
