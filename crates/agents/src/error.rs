@@ -1,0 +1,90 @@
+//! Errors of the agents crate, one enum per operation family.
+
+use std::time::Duration;
+
+/// Why a tool call produced no tool output. (A tool that answers with an error result is not a `ToolError`:
+/// that answer goes back to the model.)
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ToolError {
+    /// The backend could not be reached (refused, DNS, TLS, reset before a response).
+    #[error("{backend} at {url} is unreachable: {message}")]
+    Unreachable {
+        backend: String,
+        url: String,
+        message: String,
+    },
+    /// No answer within the per-call timeout.
+    #[error("{backend} did not answer {tool} within {after:?}")]
+    Timeout {
+        backend: String,
+        tool: String,
+        after: Duration,
+    },
+    /// The backend answered with a protocol-level error (unknown tool, invalid parameters, HTTP 5xx, ...).
+    #[error("{backend} rejected {tool}: {message}")]
+    Rejected {
+        backend: String,
+        tool: String,
+        kind: RejectKind,
+        message: String,
+    },
+    /// No backend serves this tool.
+    #[error("no backend offers tool {tool:?}")]
+    UnknownTool { tool: String },
+}
+
+/// Sub-kinds of [`ToolError::Rejected`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectKind {
+    /// JSON-RPC invalid params (the arguments do not fit the tool's schema).
+    InvalidParams,
+    /// JSON-RPC method or tool not found.
+    NotFound,
+    /// HTTP 5xx or an internal server error.
+    ServerError,
+    /// Anything else the protocol reported.
+    Protocol,
+}
+
+impl ToolError {
+    /// Low-cardinality `error.type` for spans and metrics.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ToolError::Unreachable { message, .. } if message.contains("refused") => {
+                "connection_refused"
+            }
+            ToolError::Unreachable { .. } => "unreachable",
+            ToolError::Timeout { .. } => "timeout",
+            ToolError::Rejected {
+                kind: RejectKind::InvalidParams,
+                ..
+            } => "invalid_params",
+            ToolError::Rejected {
+                kind: RejectKind::NotFound,
+                ..
+            } => "tool_not_found",
+            ToolError::Rejected {
+                kind: RejectKind::ServerError,
+                ..
+            } => "server_error",
+            ToolError::Rejected {
+                kind: RejectKind::Protocol,
+                ..
+            } => "protocol_error",
+            ToolError::UnknownTool { .. } => "tool_not_found",
+        }
+    }
+
+    /// True when the backend itself is down or slow, as opposed to a bad request.
+    pub fn is_backend_failure(&self) -> bool {
+        matches!(
+            self,
+            ToolError::Unreachable { .. }
+                | ToolError::Timeout { .. }
+                | ToolError::Rejected {
+                    kind: RejectKind::ServerError,
+                    ..
+                }
+        )
+    }
+}

@@ -1,0 +1,318 @@
+//! The [`ChatModel`] trait every reasoning backend implements — messages and tool specs in, text and/or tool
+//! calls plus token usage out — and the providers behind it.
+
+pub mod offline;
+#[cfg(any(test, feature = "test-util"))]
+pub mod scripted;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::AgentKind;
+
+/// What a model call is for. Real models learn it from the prompt; the offline engine dispatches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "purpose", content = "agent")]
+pub enum ChatPurpose {
+    /// Choose specialists for a question; answer is a [`crate::finding::RoutePlan`] as JSON.
+    Plan,
+    /// Run one specialist; tool calls until the answer, an [`crate::finding::AgentAnswer`] as JSON.
+    Investigate(AgentKind),
+    /// Conclude over all reports; answer is an [`crate::finding::Assessment`] as JSON.
+    Summarize,
+}
+
+/// A tool the model may call, with its JSON Schema (from the MCP `tools/list`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub input_schema: serde_json::Value,
+}
+
+/// A tool call requested by the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// Id chosen by the model, echoed in the [`ToolResult`].
+    pub id: String,
+    pub name: String,
+    pub arguments: serde_json::Value,
+}
+
+/// The answer to one [`ToolCall`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolResult {
+    pub call_id: String,
+    pub tool: String,
+    /// The tool's text output (JSON for our MCP tools), or the error message.
+    pub content: String,
+    pub is_error: bool,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum ChatMessage {
+    System {
+        text: String,
+    },
+    User {
+        text: String,
+    },
+    Assistant {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<ToolCall>,
+    },
+    Tool {
+        result: ToolResult,
+    },
+}
+
+/// A request to a model.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub purpose: ChatPurpose,
+    pub messages: Vec<ChatMessage>,
+    pub tools: Vec<ToolSpec>,
+    /// Upper bound on output tokens.
+    pub max_output_tokens: u32,
+}
+
+/// Token counts of one call (or a sum of calls).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+}
+
+impl TokenUsage {
+    /// Sum of all token counts.
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+}
+
+impl std::ops::AddAssign for TokenUsage {
+    fn add_assign(&mut self, rhs: Self) {
+        self.input_tokens += rhs.input_tokens;
+        self.output_tokens += rhs.output_tokens;
+        self.cache_read_tokens += rhs.cache_read_tokens;
+        self.cache_write_tokens += rhs.cache_write_tokens;
+    }
+}
+
+/// Why the model stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// A final answer.
+    Stop,
+    /// It wants tool results.
+    ToolUse,
+    /// Cut by the token limit.
+    MaxTokens,
+    Other(String),
+}
+
+impl FinishReason {
+    pub fn as_str(&self) -> &str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::ToolUse => "tool_use",
+            FinishReason::MaxTokens => "max_tokens",
+            FinishReason::Other(s) => s,
+        }
+    }
+}
+
+/// A model's reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatResponse {
+    pub text: Option<String>,
+    pub tool_calls: Vec<ToolCall>,
+    pub usage: TokenUsage,
+    pub finish_reason: FinishReason,
+}
+
+/// Why a model call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ModelError {
+    /// The request could not be understood by this model (bad conversation shape).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The provider could not be reached or answered with an error.
+    #[error("{provider} is unavailable: {message}")]
+    Unavailable { provider: String, message: String },
+    /// The provider throttled us beyond the retry budget.
+    #[error("{provider} throttled the request: {message}")]
+    Throttled { provider: String, message: String },
+    /// The call took longer than allowed.
+    #[error("model call timed out after {0:?}")]
+    Timeout(std::time::Duration),
+}
+
+impl ModelError {
+    /// Low-cardinality `error.type`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ModelError::InvalidRequest(_) => "invalid_request",
+            ModelError::Unavailable { .. } => "unavailable",
+            ModelError::Throttled { .. } => "throttled",
+            ModelError::Timeout(_) => "timeout",
+        }
+    }
+}
+
+/// A reasoning backend. Implementations are cheap to share (`Arc<dyn ChatModel>`) and safe to call concurrently.
+#[async_trait::async_trait]
+pub trait ChatModel: Send + Sync + fmt::Debug {
+    /// `gen_ai.provider.name` (`aws.bedrock`, `anthropic`, `openai`, `sre.offline`).
+    fn provider(&self) -> &str;
+    /// `gen_ai.request.model`.
+    fn model(&self) -> &str;
+    /// One model call.
+    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, ModelError>;
+}
+
+/// Rough token count of a text (about four characters per token), for engines that do not count tokens.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
+}
+
+/// The user message that starts a planning or specialist conversation:
+///
+/// ```text
+/// Question: <the user's question>
+/// Context:
+/// - <one line per context item>
+/// ```
+pub fn task_prompt(question: &str, context: &[String]) -> String {
+    let mut text = format!("Question: {}", question.trim());
+    if !context.is_empty() {
+        text.push_str("\nContext:");
+        for line in context {
+            text.push_str("\n- ");
+            text.push_str(line.trim());
+        }
+    }
+    text
+}
+
+/// Splits a [`task_prompt`] back into the question and its context lines. Text without the `Question:`
+/// prefix is taken whole as the question.
+pub fn parse_task_prompt(text: &str) -> (String, Vec<String>) {
+    let Some(rest) = text.trim_start().strip_prefix("Question:") else {
+        return (text.trim().to_owned(), Vec::new());
+    };
+    let (question, context) = match rest.split_once("\nContext:") {
+        Some((q, c)) => (q, c),
+        None => (rest, ""),
+    };
+    let context = context
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- ").map(|l| l.trim().to_owned()))
+        .filter(|l| !l.is_empty())
+        .collect();
+    (question.trim().to_owned(), context)
+}
+
+/// Calls `model` under a `chat {model}` CLIENT span, recording usage, finish reason and failures.
+pub async fn traced_chat(
+    model: &dyn ChatModel,
+    request: ChatRequest,
+) -> Result<ChatResponse, ModelError> {
+    use sre_telemetry::convention::attr;
+    use tracing::Instrument;
+
+    let span = sre_telemetry::span::chat(model.provider(), model.model());
+    let result = model.chat(request).instrument(span.clone()).await;
+    match &result {
+        Ok(response) => {
+            span.record(
+                attr::GEN_AI_USAGE_INPUT_TOKENS,
+                response.usage.input_tokens as i64,
+            );
+            span.record(
+                attr::GEN_AI_USAGE_OUTPUT_TOKENS,
+                response.usage.output_tokens as i64,
+            );
+            sre_telemetry::span::set_string_list(
+                &span,
+                attr::GEN_AI_RESPONSE_FINISH_REASONS,
+                [response.finish_reason.as_str().to_owned()],
+            );
+        }
+        Err(e) => sre_telemetry::span::record_error(&span, e.error_type(), &e.to_string()),
+    }
+    result
+}
+
+/// The first JSON object in a model's text (bare, or inside a ```json fence), parsed as `T`.
+pub fn parse_json_answer<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    let start = text
+        .find('{')
+        .ok_or_else(|| "the answer contains no JSON object".to_owned())?;
+    let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<T>();
+    match stream.next() {
+        Some(Ok(value)) => Ok(value),
+        Some(Err(e)) => Err(format!("the answer's JSON does not fit: {e}")),
+        None => Err("the answer contains no JSON object".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_prompt_round_trips() {
+        let context = vec![
+            "user prefers technical detail".to_owned(),
+            "namespace production".to_owned(),
+        ];
+        let text = task_prompt("Why is\nit slow?", &context);
+        assert_eq!(
+            parse_task_prompt(&text),
+            ("Why is\nit slow?".to_owned(), context)
+        );
+        assert_eq!(
+            parse_task_prompt("plain question"),
+            ("plain question".to_owned(), vec![])
+        );
+    }
+
+    #[test]
+    fn json_answers_are_found_in_fenced_text() {
+        #[derive(serde::Deserialize, PartialEq, Debug)]
+        struct A {
+            x: u32,
+        }
+        assert_eq!(
+            parse_json_answer::<A>("Here you go:\n```json\n{\"x\": 3}\n```"),
+            Ok(A { x: 3 })
+        );
+        assert!(
+            parse_json_answer::<A>("no json")
+                .unwrap_err()
+                .contains("no JSON")
+        );
+        assert!(
+            parse_json_answer::<A>("{\"y\": 1}")
+                .unwrap_err()
+                .contains("does not fit")
+        );
+    }
+
+    #[test]
+    fn token_estimate_rounds_up() {
+        assert_eq!(estimate_tokens(""), 0);
+        assert_eq!(estimate_tokens("abcde"), 2);
+    }
+}
