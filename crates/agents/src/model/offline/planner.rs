@@ -1,0 +1,191 @@
+//! Routing rules: which specialists a question needs, and why.
+
+use std::collections::BTreeSet;
+
+use super::question::{Mention, Question, Symptom};
+use crate::finding::RoutePlan;
+use crate::protocol::AgentKind;
+
+/// The specialists for `question`, with the reasons that chose each.
+pub(crate) fn plan(question: &Question) -> RoutePlan {
+    let mut chosen: BTreeSet<AgentKind> = BTreeSet::new();
+    let mut reasons: Vec<String> = Vec::new();
+    let choose = |chosen: &mut BTreeSet<AgentKind>,
+                  reasons: &mut Vec<String>,
+                  agents: &[AgentKind],
+                  why: &str| {
+        let new: Vec<&str> = agents
+            .iter()
+            .filter(|a| chosen.insert(**a))
+            .map(|a| a.as_str())
+            .collect();
+        if !new.is_empty() {
+            reasons.push(format!("{why} → {}", new.join(", ")));
+        }
+    };
+
+    use AgentKind::{Kubernetes, Logs, Metrics, Runbooks};
+    let rules: &[(Symptom, &[AgentKind], &str)] = &[
+        (
+            Symptom::Crash,
+            &[Kubernetes, Logs],
+            "crashes and restarts show in pod state, events and logs",
+        ),
+        (
+            Symptom::Latency,
+            &[Metrics, Kubernetes, Logs],
+            "latency needs metrics, recent changes and slow-call logs",
+        ),
+        (
+            Symptom::Errors,
+            &[Logs, Metrics],
+            "errors show in logs and error-rate metrics",
+        ),
+        (
+            Symptom::Memory,
+            &[Metrics, Kubernetes, Logs],
+            "memory trouble shows in usage trends, OOM kills and heap errors",
+        ),
+        (
+            Symptom::Cpu,
+            &[Metrics, Kubernetes],
+            "CPU pressure shows in usage metrics and pod limits",
+        ),
+        (
+            Symptom::Disk,
+            &[Kubernetes, Metrics],
+            "disk trouble shows as node pressure and disk metrics",
+        ),
+        (
+            Symptom::Network,
+            &[Logs, Metrics],
+            "connectivity problems show in logs and error rates",
+        ),
+        (
+            Symptom::Outage,
+            &[Kubernetes, Metrics, Logs],
+            "an outage needs workload state, availability and errors",
+        ),
+        (
+            Symptom::Deployment,
+            &[Kubernetes, Metrics],
+            "a rollout shows in deployment history and before/after metrics",
+        ),
+        (
+            Symptom::Config,
+            &[Kubernetes, Logs],
+            "configuration problems show in events and startup logs",
+        ),
+        (
+            Symptom::Health,
+            &[Kubernetes, Metrics],
+            "a health check covers workloads, nodes and service metrics",
+        ),
+        (
+            Symptom::Traffic,
+            &[Metrics, Logs],
+            "traffic changes show in throughput metrics and request logs",
+        ),
+        (
+            Symptom::Certificate,
+            &[Logs, Kubernetes],
+            "certificate errors show in logs and secrets",
+        ),
+    ];
+    for (symptom, agents, why) in rules {
+        if question.has(*symptom) {
+            choose(&mut chosen, &mut reasons, agents, why);
+        }
+    }
+    let mentions: &[(Mention, AgentKind, &str)] = &[
+        (
+            Mention::Kubernetes,
+            Kubernetes,
+            "the question names Kubernetes objects",
+        ),
+        (Mention::Logs, Logs, "the question asks about logs"),
+        (Mention::Metrics, Metrics, "the question asks about metrics"),
+        (
+            Mention::Runbooks,
+            Runbooks,
+            "the question asks for procedures",
+        ),
+    ];
+    for (mention, agent, why) in mentions {
+        if question.mentions(*mention) {
+            choose(&mut chosen, &mut reasons, &[*agent], why);
+        }
+    }
+    if chosen.is_empty() {
+        choose(
+            &mut chosen,
+            &mut reasons,
+            &[Kubernetes, Logs, Metrics],
+            "no specific symptom named, so a broad check",
+        );
+    }
+    let incident = [
+        Symptom::Crash,
+        Symptom::Outage,
+        Symptom::Errors,
+        Symptom::Memory,
+        Symptom::Certificate,
+    ]
+    .iter()
+    .any(|s| question.has(*s));
+    if question.wants_remedy && incident {
+        choose(
+            &mut chosen,
+            &mut reasons,
+            &[Runbooks],
+            "the question asks why or how to fix an incident",
+        );
+    }
+    RoutePlan {
+        agents: chosen.into_iter().collect(),
+        reason: reasons.join("; "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AgentKind::*;
+
+    fn agents(q: &str) -> Vec<AgentKind> {
+        plan(&Question::parse(q)).agents
+    }
+
+    #[test]
+    fn crash_loop_question_uses_pods_logs_and_runbooks() {
+        assert_eq!(
+            agents("Why are the database pods crash looping in production?"),
+            vec![Kubernetes, Logs, Runbooks]
+        );
+    }
+
+    #[test]
+    fn latency_goes_to_metrics_kubernetes_and_logs() {
+        assert_eq!(
+            agents("API response times have degraded 3x in the last hour"),
+            vec![Kubernetes, Logs, Metrics]
+        );
+    }
+
+    #[test]
+    fn health_check_is_kubernetes_and_metrics() {
+        assert_eq!(agents("Check cluster health"), vec![Kubernetes, Metrics]);
+    }
+
+    #[test]
+    fn vague_questions_get_a_broad_check_with_a_reason() {
+        let plan = plan(&Question::parse("Something is off with checkout"));
+        assert_eq!(plan.agents, vec![Kubernetes, Logs, Metrics]);
+        assert!(plan.reason.contains("broad check"));
+    }
+
+    #[test]
+    fn explicit_runbook_request() {
+        assert!(agents("Which runbook covers a full disk?").contains(&Runbooks));
+    }
+}
