@@ -1,0 +1,96 @@
+//! The command line of `sre-agent`.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Parser, ValueEnum};
+
+use crate::config::{
+    DEFAULT_USER_ID, ENV_LLM_PROVIDER, ENV_OTEL_DEBUG, ENV_SRE_DATA_DIR, ENV_USER_ID,
+};
+
+/// Investigate production incidents with a team of AI agents, observable end to end.
+///
+/// A supervisor routes the question to Kubernetes, logs, metrics and runbook specialists that run in
+/// parallel against MCP tool servers, then writes a Markdown report. With nothing configured it starts the
+/// four tool servers in-process on loopback with a bundled incident dataset and reasons with the offline
+/// engine; every investigation is one trace, written to the data directory.
+#[derive(Debug, Parser)]
+#[command(name = "sre-agent", version, about, long_about, after_help = EXAMPLES)]
+pub struct Cli {
+    /// The question to investigate, e.g. "Why are the database pods crash looping in production?"; `-` reads it
+    /// from stdin.
+    #[arg(short, long, visible_alias = "query", value_name = "TEXT")]
+    pub prompt: Option<String>,
+
+    /// Start a multi-turn session (commands: /help, /agents, /history, /clear, /exit).
+    #[arg(short, long, conflicts_with = "prompt")]
+    pub interactive: bool,
+
+    /// User the investigation runs as.
+    #[arg(long, env = ENV_USER_ID, default_value = DEFAULT_USER_ID, value_name = "ID", global = true)]
+    pub user_id: String,
+
+    /// Session id (default: a new one per run, shared by the turns of an interactive session).
+    #[arg(long, value_name = "ID", global = true)]
+    pub session_id: Option<String>,
+
+    /// Directory the Markdown reports are written to.
+    #[arg(long, default_value = "./reports", value_name = "DIR", global = true)]
+    pub output_dir: PathBuf,
+
+    /// Print the report but do not write it to --output-dir.
+    #[arg(long, global = true)]
+    pub no_markdown: bool,
+
+    /// Reasoning provider. Only `offline` is available in this build.
+    #[arg(long, env = ENV_LLM_PROVIDER, value_enum, default_value_t = Provider::Offline, global = true)]
+    pub provider: Provider,
+
+    /// Also print every finished span on stderr, and log at info level.
+    #[arg(long, env = ENV_OTEL_DEBUG, global = true)]
+    pub debug: bool,
+
+    /// Directory for traces and local state [default: the per-user data directory, e.g. ~/.local/share/sre-agent].
+    #[arg(long, env = ENV_SRE_DATA_DIR, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Longest time one investigation may take (e.g. 90s, 2m).
+    #[arg(long, default_value = "2m", value_parser = humantime_duration, value_name = "DURATION", global = true)]
+    pub timeout: Duration,
+}
+
+/// Reasoning providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Provider {
+    /// The built-in deterministic reasoning engine (no network, no credentials).
+    Offline,
+    /// Amazon Bedrock Converse.
+    Bedrock,
+    /// The Anthropic Messages API.
+    Anthropic,
+    /// An OpenAI-compatible chat completions endpoint.
+    #[value(name = "openai")]
+    OpenAi,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Offline => "offline",
+            Provider::Bedrock => "bedrock",
+            Provider::Anthropic => "anthropic",
+            Provider::OpenAi => "openai",
+        }
+    }
+}
+
+fn humantime_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 90s, 2m, 1h)"))
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  sre-agent --prompt \"Why are the database pods crash looping in production?\"
+  USER_ID=Alice sre-agent --prompt \"API response times have degraded 3x in the last hour\"
+  sre-agent --interactive
+  sre-agent --debug --prompt \"Check cluster health\"";

@@ -1,0 +1,238 @@
+//! One investigation, end to end: analyse the question, route, fan out to the specialists in parallel,
+//! aggregate — all under the `sre.investigation` root span.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use futures::future::join_all;
+use ractor::{ActorRef, rpc::CallResult};
+use sre_agents::{
+    model::{ChatModel, TokenUsage},
+    progress::{ProgressEvent, ProgressSink},
+    protocol::{AgentError, AgentKind, AgentOutcome, AgentTask, Envelope},
+    specialist::SpecialistMsg,
+};
+use sre_memory::{SessionId, UserId};
+use sre_telemetry::{convention::attr, span};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::{
+    aggregation,
+    error::InvestigationError,
+    report::{AgentSection, InvestigationReport},
+    routing,
+    supervisor::{InvestigationReply, SupervisorMsg},
+};
+
+/// Largest accepted question, in bytes.
+pub const MAX_QUESTION_BYTES: usize = 16 * 1024;
+
+/// Time kept back from the specialists' deadline for the final assessment.
+const AGGREGATION_RESERVE: Duration = Duration::from_secs(5);
+
+/// What the user asks.
+#[derive(Debug, Clone)]
+pub struct InvestigationRequest {
+    pub question: String,
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    /// Earlier turns of this session, oldest first ("Q: ... → root cause: ...").
+    pub history: Vec<String>,
+    pub progress: ProgressSink,
+}
+
+/// Checks a question before anything runs: not blank, not larger than [`MAX_QUESTION_BYTES`].
+pub fn validate_question(question: &str) -> Result<(), InvestigationError> {
+    if question.trim().is_empty() {
+        return Err(InvestigationError::InvalidRequest(
+            "the question is empty; describe the incident, e.g. --prompt \"Why are the database pods crash looping?\"".into(),
+        ));
+    }
+    if question.len() > MAX_QUESTION_BYTES {
+        return Err(InvestigationError::InvalidRequest(format!(
+            "the question is {} bytes; the limit is {} bytes (16 KiB). Summarise the incident and attach details as context instead",
+            question.len(),
+            MAX_QUESTION_BYTES
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) async fn run_investigation(
+    supervisor: ActorRef<SupervisorMsg>,
+    model: Arc<dyn ChatModel>,
+    envelope: Envelope<InvestigationRequest>,
+    cancel: CancellationToken,
+) -> InvestigationReply {
+    let request = &envelope.body;
+    validate_question(&request.question)?;
+    let id = envelope.investigation_id.clone();
+    let root = span::investigation(
+        &envelope.trace,
+        id.as_str(),
+        request.user_id.as_str(),
+        request.session_id.as_str(),
+        &request.question,
+    );
+    let trace_id = span::trace_id(&root).map(|t| t.to_string());
+    let run = async {
+        let started_at = Utc::now();
+        let started = std::time::Instant::now();
+
+        let context = {
+            let _analyze = span::analyze_query().entered();
+            analyze_query(request)
+        };
+
+        let mut supervisor_usage = TokenUsage::default();
+        let plan = {
+            let route_span = span::route_decision();
+            let (plan, usage) = routing::route(model.as_ref(), &request.question, &context)
+                .instrument(route_span.clone())
+                .await;
+            supervisor_usage += usage;
+            route_span.record(attr::SRE_ROUTING_REASON, plan.reason.as_str());
+            span::set_string_list(
+                &route_span,
+                attr::SRE_AGENTS_SELECTED,
+                plan.agents.iter().map(|a| a.to_string()),
+            );
+            span::set_string_list(
+                &tracing::Span::current(),
+                attr::SRE_AGENTS_SELECTED,
+                plan.agents.iter().map(|a| a.to_string()),
+            );
+            plan
+        };
+        request.progress.emit(ProgressEvent::Routed {
+            agents: plan.agents.clone(),
+            reason: plan.reason.clone(),
+        });
+
+        let specialist_deadline = envelope
+            .deadline
+            .checked_sub(AGGREGATION_RESERVE)
+            .filter(|d| *d > std::time::Instant::now())
+            .unwrap_or(envelope.deadline);
+        let asks = plan.agents.iter().map(|&kind| {
+            let task = Envelope::new(
+                id.clone(),
+                specialist_deadline,
+                AgentTask {
+                    question: request.question.clone(),
+                    context: context.clone(),
+                    progress: request.progress.clone(),
+                },
+            );
+            let supervisor = supervisor.clone();
+            async move {
+                AgentSection {
+                    kind,
+                    result: ask(&supervisor, kind, task).await,
+                }
+            }
+        });
+        let sections = tokio::select! {
+            sections = join_all(asks) => sections,
+            () = cancel.cancelled() => return Err(InvestigationError::Cancelled(id.to_string())),
+        };
+
+        request.progress.emit(ProgressEvent::Aggregating);
+        let assessment = {
+            let aggregate_span = span::aggregate_results(sections.len());
+            let (assessment, usage) =
+                aggregation::assess(model.as_ref(), &request.question, &sections)
+                    .instrument(aggregate_span.clone())
+                    .await;
+            supervisor_usage += usage;
+            let findings: usize = sections
+                .iter()
+                .filter_map(|s| s.result.as_ref().ok())
+                .map(|r| r.findings.len())
+                .sum();
+            aggregate_span.record(attr::SRE_FINDINGS_COUNT, findings as i64);
+            aggregate_span.record(attr::SRE_SEVERITY, assessment.severity.as_str());
+            assessment
+        };
+
+        let partial = sections.iter().any(|s| match &s.result {
+            Ok(report) => report.outcome == AgentOutcome::Partial,
+            Err(_) => true,
+        });
+        if sections.iter().all(|s| s.result.is_err()) {
+            let reasons: Vec<String> = sections
+                .iter()
+                .filter_map(|s| s.result.as_ref().err().map(ToString::to_string))
+                .collect();
+            let message = format!("no specialist produced a report: {}", reasons.join("; "));
+            span::record_error(&tracing::Span::current(), "all_agents_failed", &message);
+            return Err(InvestigationError::Failed(message));
+        }
+        let current = tracing::Span::current();
+        current.record(attr::SRE_SEVERITY, assessment.severity.as_str());
+        current.record(attr::SRE_PARTIAL, partial);
+        current.record(
+            attr::SRE_OUTCOME,
+            if partial { "partial" } else { "complete" },
+        );
+
+        Ok(InvestigationReport {
+            id: id.clone(),
+            question: request.question.clone(),
+            user_id: request.user_id.to_string(),
+            session_id: request.session_id.to_string(),
+            trace_id: trace_id.clone(),
+            started_at,
+            duration: started.elapsed(),
+            provider: format!("{}/{}", model.provider(), model.model()),
+            plan,
+            assessment,
+            agents: sections,
+            partial,
+            supervisor_usage,
+        })
+    };
+    run.instrument(root).await
+}
+
+/// What the supervisor knows before routing: earlier turns of the session. (Memory adds more here.)
+fn analyze_query(request: &InvestigationRequest) -> Vec<String> {
+    request
+        .history
+        .iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(|turn| format!("Earlier in this session: {turn}"))
+        .collect()
+}
+
+/// Asks one specialist and waits for its reply within the envelope's deadline.
+async fn ask(
+    supervisor: &ActorRef<SupervisorMsg>,
+    kind: AgentKind,
+    task: Envelope<AgentTask>,
+) -> Result<sre_agents::protocol::AgentReport, AgentError> {
+    let down = |message: String| AgentError::Crashed {
+        agent: kind,
+        message,
+    };
+    let specialist = ractor::call!(supervisor, SupervisorMsg::Specialist, kind)
+        .map_err(|e| down(format!("the supervisor did not answer: {e}")))?
+        .ok_or_else(|| down("the agent is down after repeated crashes".into()))?;
+    let timeout = task.remaining();
+    let started = std::time::Instant::now();
+    match specialist
+        .call(|port| SpecialistMsg::Investigate(task, port), Some(timeout))
+        .await
+    {
+        Ok(CallResult::Success(reply)) => reply,
+        Ok(CallResult::Timeout) => Err(AgentError::DeadlineExceeded {
+            agent: kind,
+            elapsed: started.elapsed(),
+        }),
+        Ok(CallResult::SenderError) => Err(down("the agent stopped before answering".into())),
+        Err(e) => Err(down(format!("the agent could not be reached: {e}"))),
+    }
+}
