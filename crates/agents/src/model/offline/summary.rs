@@ -456,7 +456,11 @@ impl<'a> Graph<'a> {
             .values()
             .flat_map(|c| c.findings.iter())
             .filter(|f| f.kind == FindingKind::PodFailure)
-            .filter(|f| f.related.iter().any(|r| r.relation == RelationKind::RunsOn && r.entity.name == node))
+            .filter(|f| {
+                f.related
+                    .iter()
+                    .any(|r| r.relation == RelationKind::RunsOn && r.entity.name == node)
+            })
             .map(|f| f.subject.name.clone())
             .collect();
         pods.sort();
