@@ -15,7 +15,9 @@ use sre_agents::{
     protocol::AgentKind,
 };
 
-type Tools = BTreeMap<&'static str, Box<dyn Fn(&Value) -> Result<Value, String>>>;
+/// A tool's answer to its arguments: the JSON output, or the error text the model sees.
+type Handler = Box<dyn Fn(&Value) -> Result<Value, String>>;
+type Tools = BTreeMap<&'static str, Handler>;
 
 fn ago(minutes: i64) -> String {
     (Utc::now() - Duration::minutes(minutes)).to_rfc3339()
@@ -95,6 +97,17 @@ async fn run_agent(
     panic!("{kind} agent did not finish within 8 steps");
 }
 
+/// The JSON answer of a model reply, parsed as `T`.
+fn answer_json<T: serde::de::DeserializeOwned>(
+    reply: Result<sre_agents::model::ChatResponse, sre_agents::model::ModelError>,
+) -> T {
+    let text = reply
+        .expect("the engine answers")
+        .text
+        .expect("a final answer is text");
+    parse_json_answer(&text).expect("the answer is JSON of the expected shape")
+}
+
 async fn plan(model: &OfflineModel, question: &str) -> RoutePlan {
     let request = ChatRequest {
         purpose: ChatPurpose::Plan,
@@ -104,7 +117,7 @@ async fn plan(model: &OfflineModel, question: &str) -> RoutePlan {
         tools: Vec::new(),
         max_output_tokens: 512,
     };
-    parse_json_answer(&model.chat(request).await.unwrap().text.unwrap()).unwrap()
+    answer_json(model.chat(request).await)
 }
 
 async fn investigate(
@@ -135,20 +148,20 @@ async fn investigate(
     let request = ChatRequest {
         purpose: ChatPurpose::Summarize,
         messages: vec![ChatMessage::User {
-            text: serde_json::to_string(&input).unwrap(),
+            text: serde_json::to_string(&input).expect("summary input encodes"),
         }],
         tools: Vec::new(),
         max_output_tokens: 2048,
     };
-    let assessment = parse_json_answer(&model.chat(request).await.unwrap().text.unwrap()).unwrap();
+    let assessment = answer_json(model.chat(request).await);
     (route, assessment)
 }
 
-fn tools(entries: Vec<(&'static str, Box<dyn Fn(&Value) -> Result<Value, String>>)>) -> Tools {
+fn tools(entries: Vec<(&'static str, Handler)>) -> Tools {
     entries.into_iter().collect()
 }
 
-fn constant(value: Value) -> Box<dyn Fn(&Value) -> Result<Value, String>> {
+fn constant(value: Value) -> Handler {
     Box::new(move |_| Ok(value.clone()))
 }
 
@@ -211,8 +224,8 @@ fn metrics_tools(per_service: Vec<(&'static str, Value, Value, Value)>) -> Tools
         move |args: &Value| -> Result<Value, String> {
             let metric = args["metric_name"].as_str().unwrap_or_default().to_owned();
             let services: Vec<Value> = per.iter().filter(|_| metric == "response_time").map(|(s, rt)| {
-                let baseline = rt["first"].as_f64().unwrap();
-                let latest = rt["latest"].as_f64().unwrap();
+                let baseline = rt["first"].as_f64().expect("series has a first value");
+                let latest = rt["latest"].as_f64().expect("series has a latest value");
                 let anomalous = latest > baseline * 1.5;
                 json!({"service": s, "trend": if anomalous { "increasing" } else { "stable" }, "baseline": baseline,
                        "latest": latest, "change_pct": (latest / baseline - 1.0) * 100.0, "anomalous": anomalous,
@@ -251,7 +264,10 @@ fn metrics_tools(per_service: Vec<(&'static str, Value, Value, Value)>) -> Tools
 fn empty_logs_tools(errors: Vec<Value>) -> Tools {
     let mut by_service = serde_json::Map::new();
     for e in &errors {
-        let s = e["service"].as_str().unwrap().to_owned();
+        let s = e["service"]
+            .as_str()
+            .expect("log entry has a service")
+            .to_owned();
         let n = by_service.get(&s).and_then(Value::as_u64).unwrap_or(0);
         by_service.insert(s, json!(n + 1));
     }
