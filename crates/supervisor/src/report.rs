@@ -41,8 +41,7 @@ pub struct InvestigationReport {
 impl InvestigationReport {
     /// The trace id in X-Ray form (`1-xxxxxxxx-...`).
     pub fn xray_trace_id(&self) -> Option<String> {
-        let hex = self.trace_id.as_deref()?;
-        (hex.len() == 32).then(|| format!("1-{}-{}", &hex[..8], &hex[8..]))
+        sre_telemetry::convention::xray_trace_id(self.trace_id.as_deref()?)
     }
 
     /// Token usage over every model call of the investigation.

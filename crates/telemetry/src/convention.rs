@@ -104,12 +104,15 @@ pub const AGENT_SERVICE_NAME: &str = "sre-agent";
 /// Longest `sre.query` value kept on a span.
 pub const MAX_QUERY_CHARS: usize = 200;
 
-/// The X-Ray form of a W3C trace id: `1-{first 8 hex}-{remaining 24 hex}`.
+/// The X-Ray form of a W3C trace id (32 hex digits): `1-{first 8 hex}-{remaining 24 hex}`; `None` when `hex` is
+/// not a trace id.
 ///
 /// Trace ids from the X-Ray id generator start with the epoch seconds, so the console link works.
-pub fn xray_trace_id(trace_id: TraceId) -> String {
-    let hex = trace_id.to_string();
-    format!("1-{}-{}", &hex[..8], &hex[8..])
+pub fn xray_trace_id(hex: &str) -> Option<String> {
+    TraceId::from_hex(hex)
+        .ok()
+        .filter(|id| *id != TraceId::INVALID)?;
+    (hex.len() == 32).then(|| format!("1-{}-{}", &hex[..8], &hex[8..]))
 }
 
 #[cfg(test)]
@@ -118,8 +121,13 @@ mod tests {
 
     #[test]
     fn xray_id_splits_epoch_and_random_parts() {
-        let id = TraceId::from_hex("5759e988bd862e3fe1be46a994272793").unwrap();
-        assert_eq!(xray_trace_id(id), "1-5759e988-bd862e3fe1be46a994272793");
+        assert_eq!(
+            xray_trace_id("5759e988bd862e3fe1be46a994272793").as_deref(),
+            Some("1-5759e988-bd862e3fe1be46a994272793")
+        );
+        assert_eq!(xray_trace_id("not-a-trace-id"), None);
+        assert_eq!(xray_trace_id("5759e988"), None);
+        assert_eq!(xray_trace_id(&"0".repeat(32)), None);
     }
 
     #[test]

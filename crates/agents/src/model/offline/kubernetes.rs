@@ -104,10 +104,7 @@ pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
         .map(|o| list(o, "nodes").to_vec())
         .unwrap_or_default();
     if pods.is_empty() && deployments.is_empty() && nodes.is_empty() {
-        return AgentAnswer {
-            summary: no_data_summary(t),
-            findings: Vec::new(),
-        };
+        return t.no_data("Kubernetes", "no pods, deployments or nodes");
     }
 
     let mut findings = Vec::new();
@@ -167,21 +164,6 @@ pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
         }
     }
     AgentAnswer { summary, findings }
-}
-
-fn no_data_summary(t: &Transcript) -> String {
-    let failures: Vec<String> = t
-        .failures()
-        .map(|f| format!("{}: {}", f.tool, f.error.as_deref().unwrap_or_default()))
-        .collect();
-    if failures.is_empty() {
-        "No data: the Kubernetes tools returned no pods, deployments or nodes.".to_owned()
-    } else {
-        format!(
-            "No data: the Kubernetes tools failed ({}).",
-            failures.join("; ")
-        )
-    }
 }
 
 /// Pods from every `get_pod_status` answer, first occurrence of each name.

@@ -87,18 +87,7 @@ pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
         && t.output("analyze_log_patterns").is_none()
         && t.output("get_error_logs").is_none()
     {
-        let failures: Vec<String> = t
-            .failures()
-            .map(|f| format!("{}: {}", f.tool, f.error.as_deref().unwrap_or_default()))
-            .collect();
-        return AgentAnswer {
-            summary: if failures.is_empty() {
-                "No data: the log tools returned nothing.".to_owned()
-            } else {
-                format!("No data: the log tools failed ({}).", failures.join("; "))
-            },
-            findings: Vec::new(),
-        };
+        return t.no_data("log", "nothing");
     }
 
     let mut per_service: BTreeMap<String, ServiceLogs> = BTreeMap::new();

@@ -167,21 +167,7 @@ pub(crate) fn next_calls(t: &Transcript) -> Vec<Wanted> {
 pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
     let first = first_round_signals(t);
     if first.is_empty() && t.output("analyze_trends").is_none() {
-        let failures: Vec<String> = t
-            .failures()
-            .map(|f| format!("{}: {}", f.tool, f.error.as_deref().unwrap_or_default()))
-            .collect();
-        return AgentAnswer {
-            summary: if failures.is_empty() {
-                "No data: the metrics tools returned no series.".to_owned()
-            } else {
-                format!(
-                    "No data: the metrics tools failed ({}).",
-                    failures.join("; ")
-                )
-            },
-            findings: Vec::new(),
-        };
+        return t.no_data("metrics", "no series");
     }
     // Trend analysis (with onset) replaces the first-round view of the same metric and service.
     let mut signals: BTreeMap<(Metric, String), (Signal, bool)> = BTreeMap::new();

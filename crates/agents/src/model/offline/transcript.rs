@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::question::Question;
-use crate::finding::SummaryInput;
+use crate::finding::{AgentAnswer, SummaryInput};
 use crate::model::{ChatMessage, ModelError, parse_task_prompt};
 
 /// One tool call and what came back.
@@ -118,5 +118,26 @@ impl Transcript {
     /// Calls that failed.
     pub fn failures(&self) -> impl Iterator<Item = &Exchange> {
         self.calls.iter().filter(|c| c.error.is_some())
+    }
+
+    /// The answer when the `area` tools gave nothing to analyse: which calls failed and why, or else that they
+    /// returned `empty`. Never a guess.
+    pub fn no_data(&self, area: &str, empty: &str) -> AgentAnswer {
+        let failures: Vec<String> = self
+            .failures()
+            .map(|f| format!("{}: {}", f.tool, f.error.as_deref().unwrap_or_default()))
+            .collect();
+        let summary = if failures.is_empty() {
+            format!("No data: the {area} tools returned {empty}.")
+        } else {
+            format!(
+                "No data: the {area} tools failed ({}).",
+                failures.join("; ")
+            )
+        };
+        AgentAnswer {
+            summary,
+            findings: Vec::new(),
+        }
     }
 }
