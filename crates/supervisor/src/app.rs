@@ -46,7 +46,13 @@ fn install_telemetry(config: &AppConfig) -> Result<TelemetryGuard, AppError> {
     let mut telemetry = TelemetryConfig::new(AGENT_SERVICE_NAME, Some(config.trace_file()));
     telemetry.environment = config.environment.clone();
     telemetry.console = config.debug;
-    telemetry.log_filter = if config.debug { "info" } else { "warn" }.to_owned();
+    // rmcp logs every stateless request at info; our own crates are the interesting part.
+    telemetry.log_filter = if config.debug {
+        "info,rmcp=warn"
+    } else {
+        "warn"
+    }
+    .to_owned();
     Ok(sre_telemetry::install(&telemetry)?)
 }
 

@@ -83,6 +83,7 @@ pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryErro
         })?;
     let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .with_filter(log_filter);
     tracing_subscriber::registry()
