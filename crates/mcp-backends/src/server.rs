@@ -44,6 +44,41 @@ pub type ToolResult = Result<Value, ToolError>;
 /// Span name used for calls to a tool the server does not have, so arbitrary names never reach span names.
 const UNKNOWN_TOOL: &str = "unknown";
 
+/// Implements `ServerHandler` for a domain server type with `dataset` and `tool_router` fields: the shared
+/// traced `tools/call` dispatch, the tool list from the router, and the server description.
+macro_rules! backend_handler {
+    ($server:ty, $domain:expr, $summary:literal) => {
+        impl rmcp::ServerHandler for $server {
+            fn get_info(&self) -> rmcp::model::ServerConfig {
+                $crate::server::server_config($domain, &self.dataset, $summary)
+            }
+
+            async fn call_tool(
+                &self,
+                request: rmcp::model::CallToolRequestParams,
+                context: rmcp::service::RequestContext<rmcp::RoleServer>,
+            ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+                $crate::server::call_tool(self, &self.tool_router, $domain, request, context).await
+            }
+
+            async fn list_tools(
+                &self,
+                _request: Option<rmcp::model::PaginatedRequestParams>,
+                _context: rmcp::service::RequestContext<rmcp::RoleServer>,
+            ) -> Result<rmcp::model::ListToolsResult, rmcp::ErrorData> {
+                Ok(rmcp::model::ListToolsResult::with_all_items(
+                    self.tool_router.list_all(),
+                ))
+            }
+
+            fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+                self.tool_router.get(name).cloned()
+            }
+        }
+    };
+}
+pub(crate) use backend_handler;
+
 /// The `ServerConfig` of a backend: tools enabled, named after the service, with instructions naming the
 /// domain and the scenario.
 pub(crate) fn server_config(domain: Domain, dataset: &Dataset, summary: &str) -> ServerConfig {

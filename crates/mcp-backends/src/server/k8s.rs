@@ -4,12 +4,8 @@ use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ListToolsResult,
-    PaginatedRequestParams, ServerConfig, Tool,
-};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, ServerHandler, schemars, tool, tool_router};
+use rmcp::model::CallToolResult;
+use rmcp::{ErrorData, schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
 use super::window::lookback;
@@ -151,35 +147,11 @@ impl K8sServer {
     }
 }
 
-impl ServerHandler for K8sServer {
-    fn get_info(&self) -> ServerConfig {
-        super::server_config(
-            Domain::K8s,
-            &self.dataset,
-            "read-only Kubernetes cluster state (pods, deployments, events, resource usage, nodes).",
-        )
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        super::call_tool(self, &self.tool_router, Domain::K8s, request, context).await
-    }
-
-    async fn list_tools(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tool_router.list_all()))
-    }
-
-    fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.tool_router.get(name).cloned()
-    }
-}
+super::backend_handler!(
+    K8sServer,
+    Domain::K8s,
+    "read-only Kubernetes cluster state (pods, deployments, events, resource usage, nodes)."
+);
 
 /// `get_pod_status`: pods of a namespace, or one pod; ages are measured at `now`.
 pub fn pod_status(ds: &Dataset, params: &PodStatusParams, now: Timestamp) -> ToolResult {

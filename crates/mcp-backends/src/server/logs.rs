@@ -9,12 +9,8 @@ use chrono::{DurationRound, TimeDelta};
 use regex::{Regex, RegexBuilder};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ListToolsResult,
-    PaginatedRequestParams, ServerConfig, Tool,
-};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, ServerHandler, schemars, tool, tool_router};
+use rmcp::model::CallToolResult;
+use rmcp::{ErrorData, schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
 use super::template::template;
@@ -182,35 +178,11 @@ impl LogsServer {
     }
 }
 
-impl ServerHandler for LogsServer {
-    fn get_info(&self) -> ServerConfig {
-        super::server_config(
-            Domain::Logs,
-            &self.dataset,
-            "application logs of every service (search, errors, message patterns, recent entries, counts).",
-        )
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        super::call_tool(self, &self.tool_router, Domain::Logs, request, context).await
-    }
-
-    async fn list_tools(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tool_router.list_all()))
-    }
-
-    fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.tool_router.get(name).cloned()
-    }
-}
+super::backend_handler!(
+    LogsServer,
+    Domain::Logs,
+    "application logs of every service (search, errors, message patterns, recent entries, counts)."
+);
 
 /// `search_logs`: entries whose message matches `pattern` inside the time range, newest first.
 pub fn search_logs(ds: &Dataset, params: &SearchLogsParams, now: Timestamp) -> ToolResult {

@@ -6,12 +6,8 @@ use std::time::Duration;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ListToolsResult,
-    PaginatedRequestParams, ServerConfig, Tool,
-};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, ServerHandler, schemars, tool, tool_router};
+use rmcp::model::CallToolResult;
+use rmcp::{ErrorData, schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
 use super::stats::{
@@ -218,35 +214,11 @@ impl MetricsServer {
     }
 }
 
-impl ServerHandler for MetricsServer {
-    fn get_info(&self) -> ServerConfig {
-        super::server_config(
-            Domain::Metrics,
-            &self.dataset,
-            "time series of every service (latency, throughput, errors, availability, resources) and trend analysis.",
-        )
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        super::call_tool(self, &self.tool_router, Domain::Metrics, request, context).await
-    }
-
-    async fn list_tools(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tool_router.list_all()))
-    }
-
-    fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.tool_router.get(name).cloned()
-    }
-}
+super::backend_handler!(
+    MetricsServer,
+    Domain::Metrics,
+    "time series of every service (latency, throughput, errors, availability, resources) and trend analysis."
+);
 
 /// `get_performance_metrics`: one performance series per service over a time range.
 pub fn performance_metrics(ds: &Dataset, params: &PerformanceParams, now: Timestamp) -> ToolResult {

@@ -6,12 +6,8 @@ use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ListToolsResult,
-    PaginatedRequestParams, ServerConfig, Tool,
-};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, ServerHandler, schemars, tool, tool_router};
+use rmcp::model::CallToolResult;
+use rmcp::{ErrorData, schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
 use super::search::Query;
@@ -142,35 +138,11 @@ impl RunbooksServer {
     }
 }
 
-impl ServerHandler for RunbooksServer {
-    fn get_info(&self) -> ServerConfig {
-        super::server_config(
-            Domain::Runbooks,
-            &self.dataset,
-            "operational runbooks (incident playbooks, troubleshooting guides, escalation procedures, known fixes).",
-        )
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        super::call_tool(self, &self.tool_router, Domain::Runbooks, request, context).await
-    }
-
-    async fn list_tools(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tool_router.list_all()))
-    }
-
-    fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.tool_router.get(name).cloned()
-    }
-}
+super::backend_handler!(
+    RunbooksServer,
+    Domain::Runbooks,
+    "operational runbooks (incident playbooks, troubleshooting guides, escalation procedures, known fixes)."
+);
 
 /// `search_runbooks`: playbooks matching the filters, scored by keyword, best first.
 pub fn search_runbooks(ds: &Dataset, params: &SearchRunbooksParams) -> ToolResult {
