@@ -3,6 +3,8 @@
 
 pub mod error;
 pub mod namespace;
+pub mod severity;
 
 pub use error::IdError;
 pub use namespace::{SessionId, Strategy, UserId};
+pub use severity::Severity;

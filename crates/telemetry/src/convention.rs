@@ -75,6 +75,12 @@ pub mod attr {
     pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
     pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
     pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+    pub const GEN_AI_USAGE_CACHE_READ_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
+    pub const GEN_AI_USAGE_CACHE_CREATION_TOKENS: &str = "gen_ai.usage.cache_creation.input_tokens";
+    pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
+    pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
+    /// Estimated cost of a model call or an investigation, in US dollars.
+    pub const SRE_COST_USD: &str = "sre.cost_usd";
 
     pub const MCP_METHOD_NAME: &str = "mcp.method.name";
     pub const JSONRPC_REQUEST_ID: &str = "jsonrpc.request.id";

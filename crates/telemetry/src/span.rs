@@ -123,7 +123,11 @@ pub fn chat(provider: &str, model: &str) -> Span {
         { attr::GEN_AI_REQUEST_MODEL } = model,
         { attr::GEN_AI_USAGE_INPUT_TOKENS } = Empty,
         { attr::GEN_AI_USAGE_OUTPUT_TOKENS } = Empty,
+        { attr::GEN_AI_USAGE_CACHE_READ_TOKENS } = Empty,
+        { attr::GEN_AI_USAGE_CACHE_CREATION_TOKENS } = Empty,
+        { attr::GEN_AI_RESPONSE_MODEL } = Empty,
         { attr::GEN_AI_RESPONSE_FINISH_REASONS } = Empty,
+        { attr::SRE_COST_USD } = Empty,
         { attr::SERVER_ADDRESS } = Empty,
         { attr::ERROR_TYPE } = Empty,
     )
