@@ -31,6 +31,20 @@ pub enum ToolError {
     /// No backend serves this tool.
     #[error("no backend offers tool {tool:?}")]
     UnknownTool { tool: String },
+    /// The backend's circuit breaker is open after repeated failures; nothing was sent.
+    #[error("{backend} is failing: its circuit breaker is open (next probe in {retry_in:?})")]
+    CircuitOpen { backend: String, retry_in: Duration },
+    /// Credentials for the backend are missing, refused or could not be obtained.
+    #[error("{backend} refused our credentials: {message}")]
+    Unauthorized { backend: String, message: String },
+    /// Every attempt failed; `last` is the final failure.
+    #[error("{tool} on {backend} failed after {attempts} attempts: {last}")]
+    GaveUp {
+        backend: String,
+        tool: String,
+        attempts: u32,
+        last: Box<ToolError>,
+    },
 }
 
 /// Sub-kinds of [`ToolError::Rejected`].
@@ -72,7 +86,23 @@ impl ToolError {
                 ..
             } => "protocol_error",
             ToolError::UnknownTool { .. } => "tool_not_found",
+            ToolError::CircuitOpen { .. } => "circuit_open",
+            ToolError::Unauthorized { .. } => "unauthorized",
+            ToolError::GaveUp { last, .. } => last.error_type(),
         }
+    }
+
+    /// True when another attempt may succeed: the connection failed, the call timed out, or the server erred.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ToolError::Unreachable { .. }
+                | ToolError::Timeout { .. }
+                | ToolError::Rejected {
+                    kind: RejectKind::ServerError,
+                    ..
+                }
+        )
     }
 
     /// True when the backend itself is down or slow, as opposed to a bad request.

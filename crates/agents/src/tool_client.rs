@@ -1,9 +1,21 @@
-//! The MCP tool client: one connection per backend, shared by every agent and investigation, with a
-//! `tools/call` CLIENT span per call whose context travels in `params._meta` and the HTTP headers.
+//! The MCP tool client: one pooled connection per backend, shared by every agent and investigation, made
+//! resilient — a per-call timeout, retries with exponential backoff and jitter (each attempt its own
+//! `tools/call` CLIENT span with `retry.attempt`), a circuit breaker, a TTL cache of read-only results, and
+//! API-key, bearer or OAuth2 client-credentials authentication. Trace context travels in `params._meta` and
+//! in the HTTP headers.
 
+pub mod breaker;
+pub mod cache;
 pub mod http;
+pub mod oauth;
+pub mod retry;
 
-use std::{error::Error as StdError, sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    error::Error as StdError,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use rmcp::{
     RoleClient, ServiceExt,
@@ -14,14 +26,24 @@ use rmcp::{
     },
 };
 use serde_json::Value;
-use sre_telemetry::{TraceCarrier, span};
+use sre_telemetry::{TraceCarrier, convention::attr, span};
 use tokio::sync::Mutex;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::error::{RejectKind, ToolError};
 use crate::model::ToolSpec;
 
-pub use self::http::TracingHttpClient;
+pub use self::breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+pub use self::cache::{CacheConfig, CacheStats, ResultCache};
+pub use self::http::{AuthHeaders, TracingHttpClient};
+pub use self::oauth::{ClientCredentials, TokenSource};
+pub use self::retry::RetryPolicy;
+
+/// Attribute on a `tool.{name}` span: the result came from the cache.
+pub const TOOL_CACHE_HIT: &str = "tool.cache_hit";
+/// Attribute on a `tools/call` CLIENT span: the backend's circuit breaker state when the attempt started.
+pub const CIRCUIT_STATE: &str = "sre.circuit_breaker.state";
 
 /// Where a backend lives and what it is called on the service map.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,13 +72,29 @@ impl BackendEndpoint {
     }
 }
 
-/// Timeouts of the tool client.
-#[derive(Debug, Clone, Copy)]
+/// How the client authenticates to a backend.
+#[derive(Debug, Clone)]
+pub enum BackendAuth {
+    /// `X-API-Key: <key>`, as the reference backends expect.
+    ApiKey(String),
+    /// `Authorization: Bearer <token>` with a fixed token.
+    Bearer(String),
+    /// `Authorization: Bearer <token>` with tokens from an OAuth2 client-credentials grant.
+    ClientCredentials(ClientCredentials),
+}
+
+/// Timeouts and resilience settings of the tool client.
+#[derive(Debug, Clone)]
 pub struct ToolClientConfig {
-    /// Longest wait for one `tools/call`.
+    /// Longest wait for one attempt of a `tools/call`.
     pub call_timeout: Duration,
     /// Longest wait for the MCP `initialize` handshake.
     pub connect_timeout: Duration,
+    pub retry: RetryPolicy,
+    pub breaker: BreakerConfig,
+    /// `None` disables the result cache.
+    pub cache: Option<CacheConfig>,
+    pub auth: Option<BackendAuth>,
 }
 
 impl Default for ToolClientConfig {
@@ -64,6 +102,10 @@ impl Default for ToolClientConfig {
         Self {
             call_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            breaker: BreakerConfig::default(),
+            cache: Some(CacheConfig::default()),
+            auth: None,
         }
     }
 }
@@ -73,28 +115,83 @@ impl Default for ToolClientConfig {
 pub struct ToolOutput {
     pub text: String,
     pub is_error: bool,
+    /// Served from the cache, without calling the backend.
+    pub cached: bool,
+}
+
+/// A tool known without asking the backend, so an agent can still try (and fail visibly) when the backend
+/// is down at start-up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownTool {
+    pub spec: ToolSpec,
+    /// The tool only reads state, so its results may be cached.
+    pub read_only: bool,
 }
 
 type Connection = RunningService<RoleClient, ClientConfig>;
 
-/// A lazily connected MCP client for one backend. Cheap to share behind an `Arc`; calls run concurrently.
+/// A lazily connected, resilient MCP client for one backend. Cheap to share behind an `Arc`; calls run
+/// concurrently.
 #[derive(Debug)]
 pub struct ToolClient {
     endpoint: BackendEndpoint,
     http: TracingHttpClient,
+    auth_headers: Arc<RwLock<AuthHeaders>>,
+    tokens: Option<TokenSource>,
     config: ToolClientConfig,
     connection: Mutex<Option<Arc<Connection>>>,
+    breaker: CircuitBreaker,
+    cache: Option<ResultCache>,
+    read_only: RwLock<HashSet<String>>,
+    catalog: Vec<KnownTool>,
 }
 
 impl ToolClient {
     /// A client for `endpoint`; the connection opens on first use and reopens after it is lost.
     pub fn new(endpoint: BackendEndpoint, http: reqwest::Client, config: ToolClientConfig) -> Self {
+        let mut headers = AuthHeaders::default();
+        let tokens = match &config.auth {
+            Some(BackendAuth::ApiKey(key)) => {
+                headers.api_key = Some(key.clone());
+                None
+            }
+            Some(BackendAuth::Bearer(token)) => {
+                headers.bearer = Some(token.clone());
+                None
+            }
+            Some(BackendAuth::ClientCredentials(credentials)) => {
+                Some(TokenSource::new(credentials.clone(), http.clone()))
+            }
+            None => None,
+        };
+        let auth_headers = Arc::new(RwLock::new(headers));
         Self {
             endpoint,
-            http: TracingHttpClient::new(http),
+            http: TracingHttpClient::new(http, auth_headers.clone()),
+            auth_headers,
+            tokens,
+            breaker: CircuitBreaker::new(config.breaker),
+            cache: config.cache.map(ResultCache::new),
             config,
             connection: Mutex::new(None),
+            read_only: RwLock::new(HashSet::new()),
+            catalog: Vec::new(),
         }
+    }
+
+    /// Tools to offer when the backend cannot list its own (it is down): calls to them then fail visibly,
+    /// with retries and breaker, instead of the agent silently having nothing to call.
+    pub fn with_catalog(mut self, catalog: Vec<KnownTool>) -> Self {
+        if let Ok(mut read_only) = self.read_only.write() {
+            read_only.extend(
+                catalog
+                    .iter()
+                    .filter(|t| t.read_only)
+                    .map(|t| t.spec.name.clone()),
+            );
+        }
+        self.catalog = catalog;
+        self
     }
 
     /// The backend this client talks to.
@@ -102,8 +199,39 @@ impl ToolClient {
         &self.endpoint
     }
 
-    /// The backend's tools (`tools/list`).
+    /// The circuit breaker's current state.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.breaker.state()
+    }
+
+    /// Cache hits and misses so far (zero when the cache is off).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache
+            .as_ref()
+            .map(ResultCache::stats)
+            .unwrap_or_default()
+    }
+
+    /// Forgets cached results, e.g. after something outside the client changed the backend's state.
+    pub fn invalidate_cache(&self) {
+        if let Some(cache) = &self.cache {
+            cache.clear();
+        }
+    }
+
+    /// The backend's tools (`tools/list`), or the catalog when the backend cannot be reached.
     pub async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError> {
+        match self.list_live().await {
+            Ok(tools) => Ok(tools),
+            Err(e) if !self.catalog.is_empty() && e.is_backend_failure() => {
+                tracing::warn!(backend = %self.endpoint.service, "cannot list tools ({e}); offering the known catalog");
+                Ok(self.catalog.iter().map(|t| t.spec.clone()).collect())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list_live(&self) -> Result<Vec<ToolSpec>, ToolError> {
         let connection = self.connection().await?;
         let tools = tokio::time::timeout(self.config.call_timeout, connection.list_all_tools())
             .await
@@ -113,6 +241,16 @@ impl ToolClient {
                 after: self.config.call_timeout,
             })?
             .map_err(|e| self.classify("tools/list", e))?;
+        if let Ok(mut read_only) = self.read_only.write() {
+            for tool in &tools {
+                let ro = tool.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true);
+                if ro {
+                    read_only.insert(tool.name.to_string());
+                } else {
+                    read_only.remove(tool.name.as_ref());
+                }
+            }
+        }
         Ok(tools
             .into_iter()
             .map(|t| ToolSpec {
@@ -123,25 +261,104 @@ impl ToolClient {
             .collect())
     }
 
-    /// Calls `tool` with `arguments` (a JSON object) under a `tools/call {tool}` CLIENT span.
+    /// Calls `tool` with `arguments` (a JSON object): from the cache when the tool is read-only and a fresh
+    /// result exists, else with up to `retry.max_attempts` attempts, each a `tools/call {tool}` CLIENT span.
     pub async fn call(&self, tool: &str, arguments: Value) -> Result<ToolOutput, ToolError> {
-        let client_span =
-            span::mcp_client(tool, &self.endpoint.service, self.endpoint.address(), 1);
-        let result = self
-            .call_once(tool, arguments)
-            .instrument(client_span.clone())
-            .await;
-        match &result {
-            Err(e) => span::record_error(&client_span, e.error_type(), &e.to_string()),
-            Ok(out) if out.is_error => {
-                client_span.record(sre_telemetry::convention::attr::ERROR_TYPE, "tool_error");
+        let read_only = self.is_read_only(tool);
+        let cache = self.cache.as_ref().filter(|_| read_only);
+        let key = cache.map(|_| ResultCache::key(tool, &arguments));
+        if let (Some(cache), Some(key)) = (cache, key.as_deref()) {
+            let hit = cache.get(key);
+            tracing::Span::current().set_attribute(TOOL_CACHE_HIT, hit.is_some());
+            if let Some(mut output) = hit {
+                output.cached = true;
+                return Ok(output);
             }
-            Ok(_) => {}
         }
-        result
+        let output = self.call_with_retries(tool, arguments).await?;
+        match (cache, key) {
+            (Some(cache), Some(key)) if !output.is_error => cache.put(key, output.clone()),
+            // A tool that may change state makes every cached answer of this backend suspect.
+            _ if !read_only => self.invalidate_cache(),
+            _ => {}
+        }
+        Ok(output)
     }
 
-    async fn call_once(&self, tool: &str, arguments: Value) -> Result<ToolOutput, ToolError> {
+    fn is_read_only(&self, tool: &str) -> bool {
+        self.read_only.read().is_ok_and(|set| set.contains(tool))
+    }
+
+    async fn call_with_retries(
+        &self,
+        tool: &str,
+        arguments: Value,
+    ) -> Result<ToolOutput, ToolError> {
+        let max = self.config.retry.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            let client_span = span::mcp_client(
+                tool,
+                &self.endpoint.service,
+                self.endpoint.address(),
+                attempt,
+            );
+            client_span.set_attribute(CIRCUIT_STATE, self.breaker.state().as_str());
+            let permit = match self.breaker.acquire() {
+                Ok(permit) => permit,
+                Err(retry_in) => {
+                    let open = ToolError::CircuitOpen {
+                        backend: self.endpoint.service.clone(),
+                        retry_in,
+                    };
+                    span::record_error(&client_span, open.error_type(), &open.to_string());
+                    return Err(self.give_up(tool, attempt - 1, open));
+                }
+            };
+            let result = self
+                .attempt(tool, &arguments)
+                .instrument(client_span.clone())
+                .await;
+            match result {
+                Ok(output) => {
+                    permit.success();
+                    if output.is_error {
+                        client_span.record(attr::ERROR_TYPE, "tool_error");
+                    }
+                    return Ok(output);
+                }
+                Err(error) => {
+                    span::record_error(&client_span, error.error_type(), &error.to_string());
+                    if error.is_backend_failure() {
+                        permit.failure();
+                    } else {
+                        permit.neutral();
+                    }
+                    if !error.is_retryable() || attempt >= max {
+                        return Err(self.give_up(tool, attempt, error));
+                    }
+                }
+            }
+            drop(client_span);
+            attempt += 1;
+            tokio::time::sleep(self.config.retry.delay_before(attempt)).await;
+        }
+    }
+
+    /// The final error: the failure itself after one attempt (or none), else wrapped with the attempt count.
+    fn give_up(&self, tool: &str, attempts: u32, last: ToolError) -> ToolError {
+        if attempts <= 1 {
+            return last;
+        }
+        ToolError::GaveUp {
+            backend: self.endpoint.service.clone(),
+            tool: tool.to_owned(),
+            attempts,
+            last: Box::new(last),
+        }
+    }
+
+    async fn attempt(&self, tool: &str, arguments: &Value) -> Result<ToolOutput, ToolError> {
         let Value::Object(arguments) = arguments else {
             return Err(ToolError::Rejected {
                 backend: self.endpoint.service.clone(),
@@ -150,8 +367,10 @@ impl ToolClient {
                 message: format!("arguments must be a JSON object, got {arguments}"),
             });
         };
+        self.refresh_token().await?;
         let connection = self.connection().await?;
-        let mut params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+        let mut params =
+            CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments.clone());
         let carrier = TraceCarrier::current();
         if let Some(tp) = &carrier.traceparent {
             params.set_traceparent(tp);
@@ -173,10 +392,12 @@ impl ToolClient {
                 });
             }
             Ok(Err(e)) => {
-                if matches!(e, ServiceError::TransportClosed) {
+                let error = self.classify(tool, e);
+                if error.is_retryable() {
+                    // The next attempt reconnects: a restarted backend is picked up without a restart of ours.
                     self.forget(&connection).await;
                 }
-                return Err(self.classify(tool, e));
+                return Err(error);
             }
             Ok(Ok(result)) => result,
         };
@@ -189,7 +410,26 @@ impl ToolClient {
         Ok(ToolOutput {
             text,
             is_error: result.is_error.unwrap_or(false),
+            cached: false,
         })
+    }
+
+    /// Makes sure the bearer header carries a valid OAuth token (no-op without client credentials).
+    async fn refresh_token(&self) -> Result<(), ToolError> {
+        let Some(tokens) = &self.tokens else {
+            return Ok(());
+        };
+        let token = tokens
+            .token()
+            .await
+            .map_err(|message| ToolError::Unauthorized {
+                backend: self.endpoint.service.clone(),
+                message,
+            })?;
+        if let Ok(mut headers) = self.auth_headers.write() {
+            headers.bearer = Some(token);
+        }
+        Ok(())
     }
 
     async fn connection(&self) -> Result<Arc<Connection>, ToolError> {
@@ -197,6 +437,7 @@ impl ToolClient {
         if let Some(conn) = slot.as_ref().filter(|c| !c.is_closed()) {
             return Ok(conn.clone());
         }
+        self.refresh_token().await?;
         let transport = StreamableHttpClientTransport::with_client(
             self.http.clone(),
             StreamableHttpClientTransportConfig::with_uri(self.endpoint.url.clone()),
@@ -221,7 +462,17 @@ impl ToolClient {
         };
         let conn = joined
             .map_err(|e| unreachable(format!("the connection task failed: {e}")))?
-            .map_err(|e| unreachable(root_cause(&e)))?;
+            .map_err(|e| {
+                let message = root_cause(&e);
+                if is_auth_failure(&message) {
+                    ToolError::Unauthorized {
+                        backend: self.endpoint.service.clone(),
+                        message,
+                    }
+                } else {
+                    unreachable(message)
+                }
+            })?;
         let conn = Arc::new(conn);
         *slot = Some(conn.clone());
         Ok(conn)
@@ -261,8 +512,11 @@ impl ToolClient {
             },
             other => {
                 let message = root_cause(&other);
-                if let Some(status) = http_status(&message) {
-                    ToolError::Rejected {
+                if is_auth_failure(&message) {
+                    return ToolError::Unauthorized { backend, message };
+                }
+                match http_status(&message) {
+                    Some(status) => ToolError::Rejected {
                         backend,
                         tool: tool.to_owned(),
                         kind: if status >= 500 {
@@ -271,13 +525,12 @@ impl ToolClient {
                             RejectKind::Protocol
                         },
                         message,
-                    }
-                } else {
-                    ToolError::Unreachable {
+                    },
+                    None => ToolError::Unreachable {
                         backend,
                         url: self.endpoint.url.clone(),
                         message,
-                    }
+                    },
                 }
             }
         }
@@ -298,13 +551,22 @@ fn root_cause(error: &dyn StdError) -> String {
     message
 }
 
-/// An HTTP status mentioned in a transport error message, if any ("... status 503 ...").
+fn is_auth_failure(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("auth required") || lower.contains("401") || lower.contains("unauthorized")
+}
+
+/// An HTTP status mentioned in a transport error message, if any ("HTTP 503", "status 503 ...").
 fn http_status(message: &str) -> Option<u16> {
     let lower = message.to_ascii_lowercase();
-    let idx = lower.find("status")?;
-    lower[idx..]
-        .split(|c: char| !c.is_ascii_digit())
-        .find_map(|n| n.parse::<u16>().ok().filter(|s| (100..600).contains(s)))
+    ["http ", "status"].iter().find_map(|marker| {
+        let idx = lower.find(marker)?;
+        lower[idx + marker.len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|n| !n.is_empty())
+            .and_then(|n| n.parse::<u16>().ok())
+            .filter(|s| (100..600).contains(s))
+    })
 }
 
 #[cfg(test)]
@@ -323,6 +585,7 @@ mod tests {
             http_status("HTTP status 503 Service Unavailable"),
             Some(503)
         );
+        assert_eq!(http_status("Transport error: HTTP 502"), Some(502));
         assert_eq!(http_status("connection refused"), None);
     }
 }

@@ -95,7 +95,11 @@ impl System {
             .into_iter()
             .filter_map(|kind| {
                 let endpoint = endpoints.get(&domain_of(kind))?.clone();
-                let client = Arc::new(ToolClient::new(endpoint, http.clone(), options.tools));
+                let client = Arc::new(ToolClient::new(
+                    endpoint,
+                    http.clone(),
+                    options.tools.clone(),
+                ));
                 Some(SpecialistArgs {
                     kind,
                     model: options.model.clone(),
