@@ -23,6 +23,9 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
     let telemetry = install_telemetry(&config)?;
     let mut options = SystemOptions::new(Arc::new(OfflineModel::new()));
     options.investigation_timeout = config.timeout;
+    options.data = config.data.clone();
+    options.remote = config.remote.clone();
+    options.tools.auth = config.backend_auth.clone();
     let result = match System::start(options).await {
         Ok(system) => {
             let result = if config.interactive {

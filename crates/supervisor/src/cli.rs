@@ -4,8 +4,11 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
+use sre_mcp_backends::domain::Domain;
+
 use crate::config::{
-    DEFAULT_USER_ID, ENV_LLM_PROVIDER, ENV_OTEL_DEBUG, ENV_SRE_DATA_DIR, ENV_USER_ID,
+    DEFAULT_USER_ID, ENV_BACKEND_API_KEY, ENV_BACKEND_TOKEN, ENV_BACKEND_URLS, ENV_DATASET_DIR,
+    ENV_LLM_PROVIDER, ENV_OTEL_DEBUG, ENV_SCENARIO, ENV_SRE_DATA_DIR, ENV_USER_ID,
 };
 
 /// Investigate production incidents with a team of AI agents, observable end to end.
@@ -57,6 +60,29 @@ pub struct Cli {
     /// Longest time one investigation may take (e.g. 90s, 2m).
     #[arg(long, default_value = "2m", value_parser = humantime_duration, value_name = "DURATION", global = true)]
     pub timeout: Duration,
+
+    /// Bundled incident scenario the in-process tool servers serve (`sre-agent backends scenarios` lists them).
+    #[arg(long, env = ENV_SCENARIO, value_name = "NAME", global = true, conflicts_with = "dataset_dir")]
+    pub scenario: Option<String>,
+
+    /// Serve your own scenario from this directory instead (format: docs/scenario-format.md).
+    #[arg(long, env = ENV_DATASET_DIR, value_name = "DIR", global = true)]
+    pub dataset_dir: Option<PathBuf>,
+
+    /// Use a running tool server for one domain, e.g. `k8s=http://127.0.0.1:8011/mcp`; repeat per domain
+    /// (k8s, logs, metrics, runbooks). Domains without one are served in-process.
+    #[arg(long = "backend-url", env = ENV_BACKEND_URLS, value_delimiter = ',', value_parser = backend_url,
+          value_name = "DOMAIN=URL", global = true)]
+    pub backend_urls: Vec<(Domain, String)>,
+
+    /// API key sent as `X-API-Key` to the --backend-url servers.
+    #[arg(long, env = ENV_BACKEND_API_KEY, value_name = "KEY", global = true, hide_env_values = true,
+          conflicts_with = "backend_token")]
+    pub backend_api_key: Option<String>,
+
+    /// Bearer token sent to the --backend-url servers (for OAuth2 client credentials see the README).
+    #[arg(long, env = ENV_BACKEND_TOKEN, value_name = "TOKEN", global = true, hide_env_values = true)]
+    pub backend_token: Option<String>,
 }
 
 /// Reasoning providers.
@@ -82,6 +108,21 @@ impl Provider {
             Provider::OpenAi => "openai",
         }
     }
+}
+
+/// `k8s=http://127.0.0.1:8011/mcp`
+fn backend_url(text: &str) -> Result<(Domain, String), String> {
+    let (domain, url) = text.split_once('=').ok_or_else(|| {
+        format!("expected DOMAIN=URL (e.g. k8s=http://127.0.0.1:8011/mcp), got {text:?}")
+    })?;
+    let domain: Domain = domain.trim().parse().map_err(|e| format!("{e}"))?;
+    let url = url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!(
+            "the URL for {domain} must start with http:// or https://, got {url:?}"
+        ));
+    }
+    Ok((domain, url.to_owned()))
 }
 
 fn humantime_duration(text: &str) -> Result<Duration, String> {

@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod eval;
 pub mod error;
 pub mod investigation;
 pub mod report;

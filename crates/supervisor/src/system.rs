@@ -1,7 +1,7 @@
 //! The running system: the four MCP backends, their tool clients, the specialists and the supervisor,
 //! started together so the binary and the tests run exactly the same assembly.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
 use ractor::{Actor, ActorRef, rpc::CallResult};
 use sre_agents::{
@@ -12,7 +12,9 @@ use sre_agents::{
     tool_client::{BackendEndpoint, ToolClient, ToolClientConfig},
 };
 use sre_mcp_backends::{
+    dataset::Dataset,
     domain::Domain,
+    error::DatasetError,
     host::BackendSet,
     scenario::{self, DEFAULT_SCENARIO},
 };
@@ -25,28 +27,59 @@ use crate::{
     supervisor::{RestartPolicy, Supervisor, SupervisorArgs, SupervisorMsg},
 };
 
+/// The incident data the in-process backends serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// A scenario bundled with the binary, by name.
+    Bundled(String),
+    /// A scenario directory in the documented format.
+    Dir(PathBuf),
+}
+
+impl DataSource {
+    /// Loads the scenario with its relative times anchored at now.
+    pub fn load(&self) -> Result<Dataset, DatasetError> {
+        let now = chrono::Utc::now();
+        match self {
+            DataSource::Bundled(name) => scenario::load_bundled(name, now),
+            DataSource::Dir(dir) => Dataset::load_dir(dir, now),
+        }
+    }
+}
+
+impl Default for DataSource {
+    fn default() -> Self {
+        DataSource::Bundled(DEFAULT_SCENARIO.to_owned())
+    }
+}
+
 /// How to assemble the system.
 #[derive(Debug, Clone)]
 pub struct SystemOptions {
     pub model: Arc<dyn ChatModel>,
     pub agent: AgentLoopConfig,
+    /// Tool client settings; its credentials are sent to remote backends only.
     pub tools: ToolClientConfig,
     pub restart: RestartPolicy,
-    /// Bundled scenario the in-process backends serve.
-    pub scenario: String,
+    /// What the in-process backends serve.
+    pub data: DataSource,
+    /// Backends reached over the network (streamable HTTP URLs), by domain; the other domains are served
+    /// in-process.
+    pub remote: HashMap<Domain, String>,
     /// Longest time one investigation may take.
     pub investigation_timeout: Duration,
 }
 
 impl SystemOptions {
-    /// Defaults around `model`: the bundled default scenario, two-minute investigations.
+    /// Defaults around `model`: in-process backends on the bundled default scenario, two-minute investigations.
     pub fn new(model: Arc<dyn ChatModel>) -> Self {
         Self {
             model,
             agent: AgentLoopConfig::default(),
             tools: ToolClientConfig::default(),
             restart: RestartPolicy::default(),
-            scenario: DEFAULT_SCENARIO.to_owned(),
+            data: DataSource::default(),
+            remote: HashMap::new(),
             investigation_timeout: Duration::from_secs(120),
         }
     }
@@ -66,40 +99,57 @@ pub fn domain_of(kind: AgentKind) -> Domain {
 pub struct System {
     supervisor: ActorRef<SupervisorMsg>,
     supervisor_task: JoinHandle<()>,
-    backends: BackendSet,
+    /// The in-process backends, when any domain is served in-process.
+    backends: Option<BackendSet>,
     timeout: Duration,
 }
 
 impl System {
-    /// Starts the in-process backends on loopback and the actors.
+    /// Starts the in-process backends (for the domains without a remote URL) on loopback, and the actors.
     pub async fn start(options: SystemOptions) -> Result<Self, AppError> {
         let startup = |what: &str, message: String| AppError::Startup {
             what: what.to_owned(),
             message,
         };
-        let dataset = scenario::load_bundled(&options.scenario, chrono::Utc::now())
-            .map_err(|e| startup("scenario", e.to_string()))?;
-        let backends = BackendSet::start_in_process(Arc::new(dataset))
-            .await
-            .map_err(|e| startup("MCP backends", e.to_string()))?;
-        let endpoints: HashMap<Domain, BackendEndpoint> = Domain::ALL
-            .into_iter()
-            .map(|d| (d, BackendEndpoint::new(d.service_name(), backends.url(d))))
-            .collect();
-
+        let all_remote = Domain::ALL.iter().all(|d| options.remote.contains_key(d));
+        let backends = if all_remote {
+            None
+        } else {
+            let dataset = options
+                .data
+                .load()
+                .map_err(|e| startup("scenario", e.to_string()))?;
+            let set = BackendSet::start_in_process(Arc::new(dataset))
+                .await
+                .map_err(|e| startup("MCP backends", e.to_string()))?;
+            Some(set)
+        };
         let http = reqwest::Client::builder()
             .tcp_nodelay(true)
             .build()
             .map_err(|e| startup("HTTP client", e.to_string()))?;
+        let client_for = |domain: Domain| -> Option<ToolClient> {
+            match (options.remote.get(&domain), backends.as_ref()) {
+                (Some(url), _) => Some(ToolClient::new(
+                    BackendEndpoint::new(domain.service_name(), url.clone()),
+                    http.clone(),
+                    options.tools.clone(),
+                )),
+                (None, Some(set)) => Some(ToolClient::new(
+                    BackendEndpoint::new(domain.service_name(), set.url(domain)),
+                    http.clone(),
+                    ToolClientConfig {
+                        auth: None,
+                        ..options.tools.clone()
+                    },
+                )),
+                (None, None) => None,
+            }
+        };
         let specialists = AgentKind::ALL
             .into_iter()
             .filter_map(|kind| {
-                let endpoint = endpoints.get(&domain_of(kind))?.clone();
-                let client = Arc::new(ToolClient::new(
-                    endpoint,
-                    http.clone(),
-                    options.tools.clone(),
-                ));
+                let client = Arc::new(client_for(domain_of(kind))?);
                 Some(SpecialistArgs {
                     kind,
                     model: options.model.clone(),
@@ -165,6 +215,8 @@ impl System {
     pub async fn shutdown(self) {
         self.supervisor.stop(None);
         let _ = self.supervisor_task.await;
-        self.backends.shutdown().await;
+        if let Some(backends) = self.backends {
+            backends.shutdown().await;
+        }
     }
 }

@@ -154,3 +154,43 @@ fn a_prompt_prints_saves_and_traces_a_report() {
     );
     assert!(spans.contains("\"sre.investigation\""));
 }
+
+#[test]
+fn unknown_scenario_and_missing_dataset_dir_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_usage_error(
+        &sre_agent(&["--scenario", "nope", "--prompt", "hi"], dir.path()),
+        "available: database-crashloop",
+    );
+    let missing = dir.path().join("missing");
+    assert_usage_error(
+        &sre_agent(
+            &["--dataset-dir", missing.to_str().unwrap(), "--prompt", "hi"],
+            dir.path(),
+        ),
+        "no such directory",
+    );
+}
+
+#[test]
+fn malformed_backend_urls_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_usage_error(
+        &sre_agent(
+            &["--backend-url", "db=http://x/mcp", "--prompt", "hi"],
+            dir.path(),
+        ),
+        "unknown backend domain",
+    );
+    assert_usage_error(
+        &sre_agent(&["--backend-url", "k8s", "--prompt", "hi"], dir.path()),
+        "expected DOMAIN=URL",
+    );
+    assert_usage_error(
+        &sre_agent(
+            &["--backend-url", "k8s=ftp://x", "--prompt", "hi"],
+            dir.path(),
+        ),
+        "must start with http://",
+    );
+}
