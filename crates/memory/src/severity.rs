@@ -19,6 +19,7 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
