@@ -98,6 +98,16 @@ impl TraceCarrier {
         .collect()
     }
 
+    /// Headers for an outgoing HTTP request in every format `OTEL_PROPAGATORS` names (the process-wide
+    /// propagator [`crate::install`] sets; W3C trace context and baggage before install), e.g. `traceparent`,
+    /// `baggage` and `X-Amzn-Trace-Id` with `OTEL_PROPAGATORS=tracecontext,baggage,xray`.
+    pub fn propagation_headers(&self) -> Vec<(String, String)> {
+        let cx = self.context();
+        let mut headers = HeaderPairs::default();
+        opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, &mut headers));
+        headers.0
+    }
+
     /// Baggage entries as key/value pairs (percent-decoded by the propagator).
     pub fn baggage_entries(&self) -> HashMap<String, String> {
         use opentelemetry::baggage::BaggageExt;
@@ -135,6 +145,15 @@ impl Extractor for TraceCarrier {
     }
 }
 
+#[derive(Default)]
+struct HeaderPairs(Vec<(String, String)>);
+
+impl Injector for HeaderPairs {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.push((key.to_owned(), value));
+    }
+}
+
 fn propagator() -> TextMapCompositePropagator {
     TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),
@@ -160,6 +179,29 @@ mod tests {
         let bag = back.baggage_entries();
         assert_eq!(bag.get("user.id").map(String::as_str), Some("alice"));
         assert_eq!(bag.get("session.id").map(String::as_str), Some("s1"));
+    }
+
+    #[test]
+    fn propagation_headers_follow_the_global_propagator() {
+        use crate::config::Propagator;
+        opentelemetry::global::set_text_map_propagator(crate::pipeline::propagator(&[
+            Propagator::TraceContext,
+            Propagator::Xray,
+        ]));
+        let carrier = TraceCarrier::from_parts(Some(TP), None, None);
+        let headers = carrier.propagation_headers();
+        let get = |k: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("traceparent"), Some(TP));
+        assert!(
+            get("x-amzn-trace-id")
+                .is_some_and(|v| v.starts_with("Root=1-0af76519-16cd43dd8448eb211c80319c")),
+            "{headers:?}"
+        );
     }
 
     #[test]

@@ -95,6 +95,13 @@ pub mod attr {
     pub const EXCEPTION_EVENT: &str = "exception";
     pub const EXCEPTION_TYPE: &str = "exception.type";
     pub const EXCEPTION_MESSAGE: &str = "exception.message";
+
+    /// Keys the ADOT collector's X-Ray exporter turns into (searchable) annotations.
+    pub const AWS_XRAY_ANNOTATIONS: &str = "aws.xray.annotations";
+    /// Tool arguments (redacted, capped), only with message-content capture on.
+    pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+    /// Tool result (redacted, capped), only with message-content capture on.
+    pub const GEN_AI_TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
 }
 
 /// Values of `gen_ai.operation.name`.
@@ -109,6 +116,18 @@ pub const AGENT_SERVICE_NAME: &str = "sre-agent";
 
 /// Longest `sre.query` value kept on a span.
 pub const MAX_QUERY_CHARS: usize = 200;
+
+/// Longest tool argument or result text recorded on a span.
+pub const MAX_TOOL_IO_CHARS: usize = 2048;
+
+/// Span attributes indexed as X-Ray annotations (searchable: `annotation.user_id = "alice"`): listed in
+/// `aws.xray.annotations` for the ADOT collector and indexed by the direct X-Ray exporter.
+pub const XRAY_ANNOTATION_KEYS: [&str; 4] = [
+    attr::USER_ID,
+    attr::SESSION_ID,
+    attr::SRE_AGENT_TYPE,
+    attr::SRE_INVESTIGATION_ID,
+];
 
 /// The X-Ray form of a W3C trace id (32 hex digits): `1-{first 8 hex}-{remaining 24 hex}`; `None` when `hex` is
 /// not a trace id.

@@ -1,7 +1,9 @@
-//! Observability for sre-agent: one place that configures tracing and OpenTelemetry, names every span and
-//! attribute, and carries W3C trace context across actors, tasks and MCP calls.
+//! Observability for sre-agent: the one place that configures tracing, OpenTelemetry, structured logs and
+//! metrics, names every span, attribute and metric, and carries W3C trace context across actors, tasks and
+//! MCP calls.
 //!
-//! Libraries create spans through [`span`] and propagate context with [`TraceCarrier`]; only a binary calls
+//! Libraries create spans through [`span`], record metrics with [`metric::record`] and propagate context with
+//! [`TraceCarrier`]; only a binary builds a [`TelemetryConfig`] (usually [`TelemetryConfig::from_env`]), calls
 //! [`install`] and keeps the returned [`TelemetryGuard`] until it has flushed.
 
 pub mod carrier;
@@ -9,6 +11,8 @@ pub mod config;
 pub mod convention;
 pub mod error;
 pub mod exporter;
+pub mod log;
+pub mod metric;
 pub mod pipeline;
 pub mod redact;
 pub mod span;

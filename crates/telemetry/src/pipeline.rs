@@ -1,18 +1,31 @@
-//! Installs the process-wide telemetry pipeline once (tracing subscriber + OpenTelemetry provider) and
-//! flushes it on shutdown.
+//! Installs the process-wide telemetry pipeline once — tracing subscriber (structured logs + OpenTelemetry),
+//! span exporters behind bounded queues, the global context propagator, the metric recorder and its sinks —
+//! and flushes it within a bounded time on shutdown.
 
 use std::{
+    net::SocketAddr,
     path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
-use opentelemetry::{Context, KeyValue, baggage::BaggageExt, trace::TracerProvider as _};
-use opentelemetry_aws::trace::XrayIdGenerator;
+use opentelemetry::{
+    Context, KeyValue,
+    baggage::BaggageExt,
+    propagation::{TextMapCompositePropagator, TextMapPropagator},
+    trace::TracerProvider as _,
+};
+use opentelemetry_aws::trace::{XrayIdGenerator, XrayPropagator};
 use opentelemetry_sdk::{
     Resource,
-    error::OTelSdkResult,
+    error::{OTelSdkError, OTelSdkResult},
+    propagation::{BaggagePropagator, TraceContextPropagator},
     trace::{SdkTracerProvider, Span, SpanData, SpanProcessor, TracerProviderBuilder},
 };
+use tokio::runtime::Handle;
 use tracing::Subscriber;
 use tracing_subscriber::{
     EnvFilter, Layer, filter::Targets, layer::SubscriberExt, registry::LookupSpan,
@@ -21,18 +34,33 @@ use tracing_subscriber::{
 
 use crate::{
     TelemetryConfig, TelemetryError,
+    config::{EmfTarget, Propagator, XrayTarget, env},
     convention::attr,
-    exporter::{ConsoleExporter, OtlpJsonFileExporter},
+    exporter::{
+        BatchExportProcessor, ConsoleExporter, ExportRuntime, OtlpJsonFileExporter, otlp, xray,
+    },
+    metric::{
+        self, Recorder,
+        cloudwatch::CloudWatchSink,
+        emf::{EmfOptions, EmfSink},
+        otlp::OtlpMetricSink,
+    },
 };
 
-/// Longest time shutdown waits for exporters, so a stuck exporter cannot hang the process.
+/// Longest time shutdown waits for the span exporters, and again for the metric sinks, so a stuck exporter
+/// (a collector that is down) cannot hang the process.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Keeps the pipeline alive; [`TelemetryGuard::shutdown`] (or drop) flushes every pending span.
+/// Keeps the pipeline alive; [`TelemetryGuard::shutdown`] (or drop) flushes every pending span and metric.
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
     trace_file: Option<PathBuf>,
+    metric_file: Option<PathBuf>,
+    recorder: Recorder,
+    span_drops: Arc<AtomicU64>,
+    prometheus: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
+    runtime: Option<tokio::runtime::Runtime>,
     shut_down: bool,
 }
 
@@ -42,67 +70,170 @@ impl TelemetryGuard {
         self.trace_file.as_deref()
     }
 
-    /// Exports every finished span now. Blocking: from async code call it via `spawn_blocking`.
-    pub fn flush(&self) -> OTelSdkResult {
-        self.provider.force_flush()
+    /// The EMF lines file metrics are written to, if the EMF file sink is on.
+    pub fn metric_file(&self) -> Option<&Path> {
+        self.metric_file.as_deref()
     }
 
-    /// Flushes and stops the exporters, waiting at most [`SHUTDOWN_TIMEOUT`].
+    /// The process-wide metric recorder (also reachable through [`metric::record`]).
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// Address of the Prometheus `/metrics` listener, if on.
+    pub fn prometheus_addr(&self) -> Option<SocketAddr> {
+        self.prometheus.as_ref().map(|(addr, _)| *addr)
+    }
+
+    /// Spans lost so far (full queue, failed export, or shutdown out of time).
+    pub fn dropped_spans(&self) -> u64 {
+        self.span_drops.load(Ordering::Relaxed)
+    }
+
+    /// Exports every finished span and every recorded metric now. Blocking: from async code call it via
+    /// `spawn_blocking`.
+    pub fn flush(&self) -> OTelSdkResult {
+        let spans = self.provider.force_flush();
+        let metrics = if self.recorder.flush(SHUTDOWN_TIMEOUT) {
+            Ok(())
+        } else {
+            Err(OTelSdkError::InternalFailure(
+                "a metric sink did not confirm the flush in time".into(),
+            ))
+        };
+        spans.and(metrics)
+    }
+
+    /// Flushes and stops the span exporters, then the metric sinks, waiting at most [`SHUTDOWN_TIMEOUT`] for
+    /// each. Blocking, like [`TelemetryGuard::flush`].
     pub fn shutdown(mut self) -> OTelSdkResult {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> OTelSdkResult {
+        if self.shut_down {
+            return Ok(());
+        }
         self.shut_down = true;
-        self.provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT)
+        let spans = self.provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
+        // After the spans, so spans dropped at shutdown are in the last TelemetryDropped value.
+        let stats = self.recorder.shutdown(SHUTDOWN_TIMEOUT);
+        let lost = stats.dropped + stats.overflowed + stats.sink_dropped;
+        if lost > 0 {
+            tracing::warn!(
+                dropped = stats.dropped,
+                overflowed = stats.overflowed,
+                sink_dropped = stats.sink_dropped,
+                "{lost} metric value(s) were dropped"
+            );
+        }
+        if let Some((_, task)) = self.prometheus.take() {
+            task.abort();
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+        spans
     }
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        if !self.shut_down {
-            let _ = self.provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
-        }
+        let _ = self.stop();
     }
 }
 
-/// Installs the global tracing subscriber for this process: human-readable logs on stderr filtered by
-/// `RUST_LOG` (else `config.log_filter`), and every sre span exported as configured.
+/// Installs the global tracing subscriber and the metric recorder for this process, as `config` asks:
+/// logs on stderr (JSON or text, filtered by `RUST_LOG`, else `config.log_filter`), every sre span to each
+/// configured exporter, metrics to each configured sink.
+///
+/// Call it once, from `main`, preferably inside the tokio runtime (gRPC and AWS exporters run on it; without
+/// one a small runtime of their own is started).
 pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
-    let mut builder = provider_builder(config);
-    if let Some(path) = &config.trace_file {
-        builder = builder.with_batch_exporter(OtlpJsonFileExporter::create(path)?);
-    }
-    if config.console {
-        builder = builder.with_batch_exporter(ConsoleExporter);
-    }
-    let provider = builder.build();
+    let (handle, owned_runtime) = match Handle::try_current() {
+        Ok(handle) => (handle, None),
+        Err(_) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("sre-telemetry")
+                .enable_all()
+                .build()
+                .map_err(|source| TelemetryError::Worker {
+                    name: "sre-telemetry runtime".into(),
+                    source,
+                })?;
+            (runtime.handle().clone(), Some(runtime))
+        }
+    };
 
-    let log_filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log_filter))
-        .map_err(|e| TelemetryError::InvalidSetting {
-            variable: "RUST_LOG",
-            value: config.log_filter.clone(),
-            reason: e.to_string(),
-        })?;
+    let processor = span_processor(config, &handle)?;
+    let span_drops = processor.dropped();
+    let provider = provider_builder(config)
+        .with_span_processor(processor)
+        .build();
+    opentelemetry::global::set_text_map_propagator(propagator(&config.propagators));
+    crate::span::set_capture_message_content(config.capture_message_content);
+
+    let log_filter = match std::env::var(env::RUST_LOG) {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
+            .map_err(|e| {
+                TelemetryError::invalid(env::RUST_LOG, directives.clone(), e.to_string())
+            })?,
+        _ => EnvFilter::try_new(&config.log_filter).map_err(|e| {
+            TelemetryError::invalid(env::RUST_LOG, config.log_filter.clone(), e.to_string())
+        })?,
+    };
+    let (correlation, line_format) = crate::log::layers(config.log_format, config.log_ansi);
     let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
+        .event_format(line_format)
         .with_filter(log_filter);
-    tracing_subscriber::registry()
+    if tracing_subscriber::registry()
         .with(otel_layer(&provider, &config.service_name))
+        .with(correlation)
         .with(logs)
         .try_init()
-        .map_err(|_| TelemetryError::AlreadyInstalled)?;
+        .is_err()
+    {
+        let _ = provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
+        return Err(TelemetryError::AlreadyInstalled);
+    }
+
+    let (recorder, metric_file) = match metric_pipeline(config, &handle, Arc::clone(&span_drops)) {
+        Ok(built) => built,
+        Err(e) => {
+            let _ = provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
+            return Err(e);
+        }
+    };
+    metric::set_global(recorder.clone());
+    let prometheus = match &config.metrics.prometheus_listen {
+        Some(listen) => Some(metric::prometheus::serve(
+            recorder.clone(),
+            listen,
+            &handle,
+        )?),
+        None => None,
+    };
 
     Ok(TelemetryGuard {
         provider,
         trace_file: config.trace_file.clone(),
+        metric_file,
+        recorder,
+        span_drops,
+        prometheus,
+        runtime: owned_runtime,
         shut_down: false,
     })
 }
 
-/// The provider every pipeline shares: X-Ray-compatible ids, the service resource, baggage-to-attribute copy.
+/// The provider every pipeline shares: X-Ray-compatible ids, the configured sampler, the service resource,
+/// baggage-to-attribute copy.
 pub(crate) fn provider_builder(config: &TelemetryConfig) -> TracerProviderBuilder {
     SdkTracerProvider::builder()
         .with_id_generator(XrayIdGenerator::default())
+        .with_sampler(config.sampler.sampler())
         .with_resource(resource(config))
         .with_span_processor(BaggageAttributes)
 }
@@ -123,8 +254,15 @@ where
         .with_filter(targets)
 }
 
-fn resource(config: &TelemetryConfig) -> Resource {
+/// The resource of every span and metric: service, version, environment, then `OTEL_RESOURCE_ATTRIBUTES`.
+pub fn resource(config: &TelemetryConfig) -> Resource {
+    let custom = config
+        .resource_attributes
+        .iter()
+        .filter(|(k, _)| k != "service.name")
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()));
     Resource::builder()
+        .with_attributes(custom)
         .with_service_name(config.service_name.clone())
         .with_attributes([
             KeyValue::new("service.version", config.service_version.clone()),
@@ -132,6 +270,104 @@ fn resource(config: &TelemetryConfig) -> Resource {
             KeyValue::new("deployment.environment.name", config.environment.clone()),
         ])
         .build()
+}
+
+/// The composite propagator `OTEL_PROPAGATORS` names.
+pub fn propagator(propagators: &[Propagator]) -> TextMapCompositePropagator {
+    let parts: Vec<Box<dyn TextMapPropagator + Send + Sync>> = propagators
+        .iter()
+        .map(|p| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match p {
+                Propagator::TraceContext => Box::new(TraceContextPropagator::new()),
+                Propagator::Baggage => Box::new(BaggagePropagator::new()),
+                Propagator::Xray => Box::new(XrayPropagator::new()),
+            }
+        })
+        .collect();
+    TextMapCompositePropagator::new(parts)
+}
+
+fn span_processor(
+    config: &TelemetryConfig,
+    handle: &Handle,
+) -> Result<BatchExportProcessor, TelemetryError> {
+    let mut builder = BatchExportProcessor::builder(
+        config.span_batch,
+        config.attribute_value_limit,
+        resource(config),
+    );
+    if let Some(path) = &config.trace_file {
+        builder = builder.exporter(
+            "file",
+            OtlpJsonFileExporter::create(path)?,
+            ExportRuntime::Thread,
+        )?;
+    }
+    if config.console {
+        builder = builder.exporter("console", ConsoleExporter, ExportRuntime::Thread)?;
+    }
+    if let Some(otlp_config) = &config.otlp_traces {
+        let (exporter, runtime) = otlp::span_exporter(otlp_config, handle)?;
+        builder = builder.exporter("otlp", exporter, runtime)?;
+    }
+    match &config.xray {
+        Some(XrayTarget::Daemon(address)) => {
+            builder = builder.exporter(
+                "xray",
+                xray::daemon_exporter(*address)?,
+                ExportRuntime::Thread,
+            )?;
+        }
+        Some(XrayTarget::Api) => {
+            let exporter = xray::api_exporter_from_default_chain(
+                handle.clone(),
+                config.span_batch.export_timeout,
+            );
+            builder = builder.exporter("xray", exporter, ExportRuntime::Thread)?;
+        }
+        None => {}
+    }
+    Ok(builder.build())
+}
+
+fn metric_pipeline(
+    config: &TelemetryConfig,
+    handle: &Handle,
+    span_drops: Arc<AtomicU64>,
+) -> Result<(Recorder, Option<PathBuf>), TelemetryError> {
+    let m = &config.metrics;
+    let mut builder = Recorder::builder()
+        .interval(m.interval)
+        .queue_capacity(m.queue_capacity)
+        .max_user_ids(m.max_user_ids)
+        .span_drops(span_drops);
+    let mut metric_file = None;
+    if let Some(target) = &m.emf {
+        if let EmfTarget::File(path) = target {
+            metric_file = Some(path.clone());
+        }
+        let options = EmfOptions {
+            namespace: m.namespace.clone(),
+            log_group: m.emf_log_group.clone(),
+            log_stream: m.emf_log_stream.clone(),
+        };
+        builder = builder.sink(Box::new(EmfSink::new(target, options, m.export_timeout)?));
+    }
+    if m.put_metric_data {
+        builder = builder.sink(Box::new(CloudWatchSink::from_default_chain(
+            m.namespace.clone(),
+            handle.clone(),
+            m.export_timeout,
+        )));
+    }
+    if let Some(otlp_config) = &m.otlp {
+        builder = builder.sink(Box::new(OtlpMetricSink::new(
+            otlp_config,
+            resource(config),
+            handle,
+        )?));
+    }
+    Ok((builder.build()?, metric_file))
 }
 
 /// Copies the investigation's `session.id` and `user.id` baggage onto every span that starts under it,

@@ -1,5 +1,7 @@
-//! Redaction and size caps for values that end up on spans.
+//! Redaction and size caps for values that end up on spans and in logs.
 
+use opentelemetry::{Array, KeyValue, StringValue};
+use opentelemetry_sdk::trace::SpanData;
 use serde_json::Value;
 
 /// Replacement for a redacted value.
@@ -59,10 +61,53 @@ pub fn truncate_chars(value: &str, max_chars: usize) -> String {
     }
 }
 
+/// `json` with secrets redacted (see [`redact_json`]) and the text cut to `max_chars`; input that is not
+/// JSON is kept as text, cut the same way.
+pub fn redact_json_text(json: &str, max_chars: usize) -> String {
+    match serde_json::from_str::<Value>(json) {
+        Ok(value) => truncate_chars(&redact_json(&value).to_string(), max_chars),
+        Err(_) => truncate_chars(json, max_chars),
+    }
+}
+
+/// Cuts every string attribute (and string array element) of `span` and of its events to `max_chars`.
+pub fn cap_span(span: &mut SpanData, max_chars: usize) {
+    cap_attributes(&mut span.attributes, max_chars);
+    for event in span.events.events.iter_mut() {
+        cap_attributes(&mut event.attributes, max_chars);
+    }
+}
+
+fn cap_attributes(attributes: &mut [KeyValue], max_chars: usize) {
+    for kv in attributes {
+        match &mut kv.value {
+            opentelemetry::Value::String(s) if s.as_str().chars().nth(max_chars).is_some() => {
+                *s = StringValue::from(truncate_chars(s.as_str(), max_chars));
+            }
+            opentelemetry::Value::Array(Array::String(items)) => {
+                for item in items.iter_mut() {
+                    if item.as_str().chars().nth(max_chars).is_some() {
+                        *item = StringValue::from(truncate_chars(item.as_str(), max_chars));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn json_text_is_redacted_and_capped() {
+        let out = redact_json_text(r#"{"token":"abc","q":"xxxxxxxxxx"}"#, 12);
+        assert!(!out.contains("abc"));
+        assert_eq!(out.chars().count(), 13);
+        assert_eq!(redact_json_text("plain", 3), "pla…");
+    }
 
     #[test]
     fn secrets_are_redacted_at_any_depth() {

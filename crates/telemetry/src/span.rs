@@ -1,13 +1,50 @@
 //! Constructors for every span of the investigation tree, so names, kinds and attribute sets are decided
 //! in one place. Attributes known only later are declared `Empty` here and recorded by the caller.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use opentelemetry::{KeyValue, baggage::BaggageExt, trace::Status};
 use tracing::{Span, field::Empty, info_span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::TraceCarrier;
-use crate::convention::{MAX_QUERY_CHARS, attr, operation, span_name};
-use crate::redact::truncate_chars;
+use crate::convention::{
+    MAX_QUERY_CHARS, MAX_TOOL_IO_CHARS, XRAY_ANNOTATION_KEYS, attr, operation, span_name,
+};
+use crate::redact::{redact_json_text, truncate_chars};
+
+/// Longest `sre.tool_params` value kept on a span.
+pub const MAX_TOOL_PARAMS_CHARS: usize = 1024;
+
+static CAPTURE_MESSAGE_CONTENT: AtomicBool = AtomicBool::new(false);
+
+/// Turns recording of tool arguments and results ([`record_tool_io`]) on or off for the process;
+/// [`crate::install`] sets it from `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`.
+pub fn set_capture_message_content(on: bool) {
+    CAPTURE_MESSAGE_CONTENT.store(on, Ordering::Relaxed);
+}
+
+/// Whether tool arguments and results are recorded on spans.
+pub fn capture_message_content() -> bool {
+    CAPTURE_MESSAGE_CONTENT.load(Ordering::Relaxed)
+}
+
+/// Records a tool call's `arguments` and `result` on `span` as `gen_ai.tool.call.arguments` /
+/// `gen_ai.tool.call.result` — secrets redacted, each cut to [`MAX_TOOL_IO_CHARS`] — and only when message
+/// content capture is on; otherwise does nothing.
+pub fn record_tool_io(span: &Span, arguments: &str, result: &str) {
+    if !capture_message_content() {
+        return;
+    }
+    span.set_attribute(
+        attr::GEN_AI_TOOL_CALL_ARGUMENTS,
+        redact_json_text(arguments, MAX_TOOL_IO_CHARS),
+    );
+    span.set_attribute(
+        attr::GEN_AI_TOOL_CALL_RESULT,
+        redact_json_text(result, MAX_TOOL_IO_CHARS),
+    );
+}
 
 /// Root span of one investigation (SERVER kind, so X-Ray keeps it as a segment). `parent` is the caller's
 /// context when the investigation was requested with one (an upstream service), else empty.
@@ -50,7 +87,17 @@ pub fn investigation(
     entries.push(KeyValue::new(attr::USER_ID, user_id.to_owned()));
     // Fails only when the span is disabled (no subscriber); nothing to attach to then.
     let _ = span.set_parent(upstream.with_baggage(entries));
+    set_xray_annotations(&span);
     span
+}
+
+/// Lists [`XRAY_ANNOTATION_KEYS`] in `aws.xray.annotations`, so the ADOT collector indexes them in X-Ray.
+fn set_xray_annotations(span: &Span) {
+    set_string_list(
+        span,
+        attr::AWS_XRAY_ANNOTATIONS,
+        XRAY_ANNOTATION_KEYS.iter().map(|k| (*k).to_owned()),
+    );
 }
 
 /// `supervisor.analyze_query`
@@ -95,7 +142,7 @@ pub fn escalate(escalation_type: &str) -> Span {
 /// Record `sre.tools_available` once the tool list is known.
 pub fn agent_execute(kind: &str, investigation_id: &str) -> Span {
     let agent_name = format!("{kind}-agent");
-    info_span!(
+    let span = info_span!(
         "agent.execute",
         otel.name = %span_name::agent_execute(kind),
         otel.kind = "server",
@@ -109,7 +156,9 @@ pub fn agent_execute(kind: &str, investigation_id: &str) -> Span {
         { attr::SRE_FINDINGS_COUNT } = Empty,
         { attr::SRE_OUTCOME } = Empty,
         { attr::ERROR_TYPE } = Empty,
-    )
+    );
+    set_xray_annotations(&span);
+    span
 }
 
 /// `chat {model}`: one model call (CLIENT).
@@ -133,15 +182,17 @@ pub fn chat(provider: &str, model: &str) -> Span {
     )
 }
 
-/// `tool.{tool_name}`: the agent's view of one tool use; `params` is already redacted JSON.
+/// `tool.{tool_name}`: the agent's view of one tool use. `params` (JSON) is redacted here — values under
+/// secret-looking keys become `[REDACTED]` — and cut to [`MAX_TOOL_PARAMS_CHARS`].
 pub fn tool(tool_name: &str, params: &str) -> Span {
+    let params = redact_json_text(params, MAX_TOOL_PARAMS_CHARS);
     info_span!(
         "tool",
         otel.name = %span_name::tool(tool_name),
         { attr::GEN_AI_OPERATION_NAME } = operation::EXECUTE_TOOL,
         { attr::GEN_AI_TOOL_NAME } = tool_name,
         { attr::SRE_TOOL_NAME } = tool_name,
-        { attr::SRE_TOOL_PARAMS } = params,
+        { attr::SRE_TOOL_PARAMS } = %params,
         { attr::ERROR_TYPE } = Empty,
     )
 }

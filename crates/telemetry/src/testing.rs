@@ -4,10 +4,13 @@
 use std::sync::OnceLock;
 
 use opentelemetry::trace::TraceId;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::{
+    error::OTelSdkResult,
+    trace::{InMemorySpanExporter, SdkTracerProvider, SpanData, SpanExporter},
+};
 use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt};
 
-use crate::{TelemetryConfig, pipeline};
+use crate::{TelemetryConfig, pipeline, redact::cap_span};
 
 /// Captured spans of this test process.
 #[derive(Debug)]
@@ -40,7 +43,10 @@ pub fn capture() -> &'static SpanCapture {
         let exporter = InMemorySpanExporter::default();
         let config = TelemetryConfig::new(crate::convention::AGENT_SERVICE_NAME, None);
         let provider = pipeline::provider_builder(&config)
-            .with_simple_exporter(exporter.clone())
+            .with_simple_exporter(Capped {
+                inner: exporter.clone(),
+                limit: config.attribute_value_limit,
+            })
             .build();
         #[allow(clippy::expect_used)]
         tracing_subscriber::registry()
@@ -52,6 +58,22 @@ pub fn capture() -> &'static SpanCapture {
             _provider: provider,
         }
     })
+}
+
+/// Applies the attribute value cap of the real pipeline before capture.
+#[derive(Debug)]
+struct Capped {
+    inner: InMemorySpanExporter,
+    limit: usize,
+}
+
+impl SpanExporter for Capped {
+    async fn export(&self, mut batch: Vec<SpanData>) -> OTelSdkResult {
+        for span in &mut batch {
+            cap_span(span, self.limit);
+        }
+        self.inner.export(batch).await
+    }
 }
 
 /// Attribute value of `key` on `span` as a string, if present.
