@@ -338,7 +338,8 @@ async fn the_breaker_half_opens_and_a_restarted_backend_is_picked_up() {
 
     running.stop.cancel();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while client.breaker_state() != BreakerState::Open {
+    // Open, or already half-open when the loop is slow: either way it left Closed.
+    while client.breaker_state() == BreakerState::Closed {
         assert!(Instant::now() < deadline, "the breaker never opened");
         let _ = client.call("mutate", json!({})).await;
     }
