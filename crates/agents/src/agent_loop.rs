@@ -1,5 +1,11 @@
 //! The agent loop, the same for every model: ask the model, run the tool calls it asks for (concurrently,
 //! each under a `tool.{name}` span), feed the results back, until it answers with findings or a limit is hit.
+//!
+//! It never loops forever and never trusts a reply: a call to an unknown tool, arguments that are not a JSON
+//! object or that fail the tool's input schema are answered with a tool error the model can correct; after
+//! [`AgentLoopConfig::max_consecutive_failures`] unusable replies in a row the agent stops and reports why. A
+//! final answer that is not findings JSON gets one correction round. The step limit, the deadline and the
+//! investigation's token budget all end the run with a report.
 
 use std::{collections::BTreeSet, sync::Arc, time::Instant};
 
@@ -13,8 +19,12 @@ use crate::{
     error::ToolError,
     finding::{AgentAnswer, Finding},
     model::{
-        ChatMessage, ChatModel, ChatPurpose, ChatRequest, TokenUsage, ToolCall, ToolResult,
-        ToolSpec, parse_json_answer, task_prompt, traced_chat,
+        ChatMessage, ChatModel, ChatPurpose, ChatRequest, ModelError, TokenUsage, ToolCall,
+        ToolResult, ToolSpec,
+        budget::TokenBudget,
+        parse_json_answer, task_prompt,
+        tool_schema::{CallProblem, ToolSchemas},
+        traced_chat,
     },
     progress::ProgressEvent,
     prompt,
@@ -31,6 +41,8 @@ pub struct AgentLoopConfig {
     pub max_tool_output_chars: usize,
     /// Output token limit per model call.
     pub max_output_tokens: u32,
+    /// Unusable model replies in a row (malformed, or only calls that cannot be made) before the agent stops.
+    pub max_consecutive_failures: u32,
 }
 
 impl Default for AgentLoopConfig {
@@ -39,6 +51,7 @@ impl Default for AgentLoopConfig {
             max_steps: 8,
             max_tool_output_chars: 24_000,
             max_output_tokens: 4096,
+            max_consecutive_failures: 3,
         }
     }
 }
@@ -81,8 +94,9 @@ impl ToolBox {
     }
 }
 
-/// Runs one specialist on `task` until it answers. Expected failures (a dead backend, a bad model answer)
-/// become a `Partial` report; only a failing model or the deadline is an error.
+/// Runs one specialist on `task` until it answers. Expected failures (a dead backend, a bad model answer, a
+/// used-up token budget) become a `Partial` report; only a failing model or the deadline is an error. Every
+/// model call is charged to `budget`.
 pub async fn run_agent(
     kind: AgentKind,
     model: &dyn ChatModel,
@@ -90,6 +104,7 @@ pub async fn run_agent(
     task: &AgentTask,
     config: &AgentLoopConfig,
     deadline: Instant,
+    budget: &TokenBudget,
 ) -> Result<AgentReport, AgentError> {
     let started = Instant::now();
     let mut run = Run::new(kind, started);
@@ -115,6 +130,7 @@ pub async fn run_agent(
             ));
         }
     };
+    let schemas = ToolSchemas::compile(&specs);
 
     let mut messages = vec![
         ChatMessage::System {
@@ -125,11 +141,16 @@ pub async fn run_agent(
         },
     ];
     let mut step = 0;
+    // Tools are withheld and a final answer is due (step limit, deadline, or a correction round).
+    let mut answer_due = false;
+    let mut corrected = false;
+    let mut failures = 0;
     loop {
-        let out_of_steps = step >= config.max_steps;
-        let out_of_time = Instant::now() >= deadline;
-        if out_of_steps || out_of_time {
-            let why = if out_of_time {
+        if budget.is_exhausted() {
+            return Ok(run.stop_for_budget(budget, &agent_span));
+        }
+        if !answer_due && (step >= config.max_steps || Instant::now() >= deadline) {
+            let why = if Instant::now() >= deadline {
                 "the time budget is used up"
             } else {
                 "the step limit is reached"
@@ -139,30 +160,63 @@ pub async fn run_agent(
                     "Stop: {why}. Answer now with the findings the data so far supports."
                 ),
             });
+            answer_due = true;
         }
         let request = ChatRequest {
             purpose: ChatPurpose::Investigate(kind),
             messages: messages.clone(),
-            tools: if out_of_steps || out_of_time {
+            tools: if answer_due {
                 Vec::new()
             } else {
                 specs.clone()
             },
             max_output_tokens: config.max_output_tokens,
         };
-        let response = traced_chat(model, request)
-            .await
-            .map_err(|e| AgentError::Model {
-                agent: kind,
-                message: e.to_string(),
-            })?;
+        let response = match traced_chat(model, request).await {
+            Ok(response) => response,
+            Err(ModelError::MalformedReply { message, .. }) => {
+                run.model_calls += 1;
+                failures += 1;
+                let problem = format!("the model's reply was malformed ({message})");
+                if failures >= config.max_consecutive_failures {
+                    return Ok(run.give_up(failures, &problem, &agent_span));
+                }
+                continue;
+            }
+            Err(e) => {
+                return Err(AgentError::Model {
+                    agent: kind,
+                    message: e.to_string(),
+                });
+            }
+        };
         run.model_calls += 1;
         run.usage += response.usage;
+        budget.charge(&response.usage);
 
-        if response.tool_calls.is_empty() || out_of_steps || out_of_time {
-            let text = response.text.unwrap_or_default();
+        if response.tool_calls.is_empty() || answer_due {
+            let text = response.text.clone().unwrap_or_default();
             let answer = match parse_json_answer::<AgentAnswer>(&text) {
                 Ok(answer) => answer,
+                Err(problem)
+                    if !corrected && Instant::now() < deadline && !budget.is_exhausted() =>
+                {
+                    corrected = true;
+                    answer_due = true;
+                    if !text.trim().is_empty() {
+                        messages.push(ChatMessage::Assistant {
+                            text: Some(text),
+                            tool_calls: Vec::new(),
+                        });
+                    }
+                    messages.push(ChatMessage::User {
+                        text: format!(
+                            "Your answer is not valid findings JSON: {problem}. Answer again with only \
+                             the JSON object in the format of your instructions, and call no tools."
+                        ),
+                    });
+                    continue;
+                }
                 Err(problem) => {
                     run.unavailable.insert(format!(
                         "{} agent's answer was not valid findings JSON: {problem}",
@@ -192,32 +246,65 @@ pub async fn run_agent(
             response
                 .tool_calls
                 .iter()
-                .map(|call| execute(kind, tools, &specs, call, task, config)),
+                .map(|call| execute(kind, tools, &schemas, call, task, config)),
         )
         .await;
-        for (result, record, corpus_text, failure) in results {
-            if let Some(text) = corpus_text {
+        let mut refused = Vec::new();
+        let mut any_made = false;
+        for executed in results {
+            if let Some(text) = executed.corpus {
                 run.corpus.push(text);
             }
-            if let Some(line) = failure {
+            if let Some(line) = executed.failure {
                 run.unavailable.insert(line);
             }
-            run.tool_calls.push(record);
-            messages.push(ChatMessage::Tool { result });
+            match executed.refusal {
+                Some(problem) => refused.push(problem),
+                None => any_made = true,
+            }
+            run.tool_calls.push(executed.record);
+            messages.push(ChatMessage::Tool {
+                result: executed.result,
+            });
+        }
+        if any_made {
+            failures = 0;
+        } else {
+            failures += 1;
+            if failures >= config.max_consecutive_failures {
+                let problem = format!(
+                    "none of its tool calls could be made ({})",
+                    refused.join("; ")
+                );
+                return Ok(run.give_up(failures, &problem, &agent_span));
+            }
         }
         step += 1;
     }
 }
 
-/// Runs one tool call: (what the model sees, the record, the output for grounding, an unavailability line).
+/// The outcome of one tool call as the loop uses it.
+struct Executed {
+    /// What the model sees.
+    result: ToolResult,
+    record: ToolCallRecord,
+    /// The full output, for grounding findings.
+    corpus: Option<String>,
+    /// A line for `unavailable` when the backend failed.
+    failure: Option<String>,
+    /// Why the call was not made at all (unknown tool, bad arguments).
+    refusal: Option<String>,
+}
+
+/// Runs one tool call, after checking it against the tool list and the tool's input schema.
 async fn execute(
     kind: AgentKind,
     tools: &ToolBox,
-    specs: &[ToolSpec],
+    schemas: &ToolSchemas,
     call: &ToolCall,
     task: &AgentTask,
     config: &AgentLoopConfig,
-) -> (ToolResult, ToolCallRecord, Option<String>, Option<String>) {
+) -> Executed {
     let params = redact::redact_json(&call.arguments).to_string();
     let tool_span = span::tool(&call.name, &redact::truncate_chars(&params, 1024));
     task.progress.emit(ProgressEvent::ToolStarted {
@@ -227,43 +314,38 @@ async fn execute(
     });
     let started = Instant::now();
     let outcome = async {
-        if !specs.iter().any(|s| s.name == call.name) {
-            let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-            return Err((
-                ToolError::UnknownTool {
-                    tool: call.name.clone(),
-                },
-                names.join(", "),
-            ));
-        }
+        schemas.check(call).map_err(Refusal::Problem)?;
         tools
             .call(&call.name, call.arguments.clone())
             .await
-            .map_err(|e| (e, String::new()))
+            .map_err(Refusal::Tool)
     }
     .instrument(tool_span.clone())
     .await;
     let duration = started.elapsed();
 
-    let (content, is_error, corpus, failure) = match outcome {
+    let (content, is_error, corpus, failure, refusal) = match outcome {
         Ok(out) if out.is_error => {
             tool_span.record(attr::ERROR_TYPE, "tool_error");
-            (out.text, true, None, None)
+            let shown = cut(&out.text, config.max_tool_output_chars);
+            (shown, true, None, None, None)
         }
         Ok(out) => {
             let shown = cut(&out.text, config.max_tool_output_chars);
-            (shown, false, Some(out.text), None)
+            (shown, false, Some(out.text), None, None)
         }
-        Err((e, available)) => {
+        Err(Refusal::Problem(problem)) => {
+            span::record_error(&tool_span, problem.error_type(), &problem.to_string());
+            let text = format!("Tool error: {problem}. Correct the call and try again.");
+            (text, true, None, None, Some(problem.to_string()))
+        }
+        Err(Refusal::Tool(e)) => {
             span::record_error(&tool_span, e.error_type(), &e.to_string());
             let failure = e
                 .is_backend_failure()
                 .then(|| format!("{}: {} failed: {e}", tools.backend().service, call.name));
-            let mut text = format!("Tool error: {e}");
-            if !available.is_empty() {
-                text.push_str(&format!(". Available tools: {available}"));
-            }
-            (text, true, None, failure)
+            let refusal = matches!(e, ToolError::UnknownTool { .. }).then(|| e.to_string());
+            (format!("Tool error: {e}"), true, None, failure, refusal)
         }
     };
     task.progress.emit(ProgressEvent::ToolFinished {
@@ -285,16 +367,33 @@ async fn execute(
         content,
         is_error,
     };
-    (result, record, corpus, failure)
+    Executed {
+        result,
+        record,
+        corpus,
+        failure,
+        refusal,
+    }
 }
 
-/// `text` cut to `max` characters with a note saying so.
+/// Why a tool call produced no output.
+enum Refusal {
+    /// The call was not made: it does not fit the tool list or the schema.
+    Problem(CallProblem),
+    /// The tool client failed.
+    Tool(ToolError),
+}
+
+/// `text` cut to `max` characters with a note saying so, so the model knows data is missing.
 fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
+    let total = text.chars().count();
+    if total <= max {
         return text.to_owned();
     }
     let mut shown = redact::truncate_chars(text, max);
-    shown.push_str(&format!("\n[output truncated to {max} characters]"));
+    shown.push_str(&format!(
+        "\n[output truncated: showing the first {max} of {total} characters; narrow the query for the rest]"
+    ));
     shown
 }
 
@@ -320,6 +419,49 @@ impl Run {
             model_calls: 0,
             usage: TokenUsage::default(),
         }
+    }
+
+    /// Ends a run whose model kept sending unusable replies.
+    fn give_up(mut self, failures: u32, problem: &str, agent_span: &tracing::Span) -> AgentReport {
+        let line = format!(
+            "{} agent stopped after {failures} unusable model replies in a row: {problem}",
+            self.kind.title()
+        );
+        tracing::warn!(agent = self.kind.as_str(), "{line}");
+        self.unavailable.insert(redact::truncate_chars(&line, 1000));
+        let summary = format!(
+            "No findings: the {} agent stopped because the model's replies could not be used ({failures} in a row).",
+            self.kind.title()
+        );
+        self.finish(
+            AgentAnswer {
+                summary,
+                findings: Vec::new(),
+            },
+            agent_span,
+        )
+    }
+
+    /// Ends a run whose investigation used up its token budget.
+    fn stop_for_budget(mut self, budget: &TokenBudget, agent_span: &tracing::Span) -> AgentReport {
+        let limit = budget.limit().unwrap_or_default();
+        self.unavailable.insert(format!(
+            "{} agent stopped: the investigation's token budget of {limit} tokens is used up ({} used)",
+            self.kind.title(),
+            budget.used()
+        ));
+        let summary = format!(
+            "Stopped before concluding: the investigation's token budget ({limit} tokens) is used up after {} model calls and {} tool calls.",
+            self.model_calls,
+            self.tool_calls.len()
+        );
+        self.finish(
+            AgentAnswer {
+                summary,
+                findings: Vec::new(),
+            },
+            agent_span,
+        )
     }
 
     fn finish(self, answer: AgentAnswer, agent_span: &tracing::Span) -> AgentReport {

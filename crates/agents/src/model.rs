@@ -1,11 +1,25 @@
 //! The [`ChatModel`] trait every reasoning backend implements — messages and tool specs in, text and/or tool
-//! calls plus token usage out — and the providers behind it.
+//! calls plus token usage out — and the providers behind it: the offline engine (default), Amazon Bedrock
+//! Converse, the Anthropic Messages API and OpenAI-compatible chat completions, chosen with
+//! [`provider::ProviderConfig`].
 
+pub mod anthropic;
+pub mod bedrock;
+pub mod budget;
+mod conversation;
 pub mod offline;
+pub mod openai;
+pub mod pricing;
+pub mod provider;
+pub mod retry;
 #[cfg(any(test, feature = "test-util"))]
 pub mod scripted;
+#[cfg(feature = "test-util")]
+pub mod testing;
+pub mod tool_schema;
+mod transport;
 
-use std::fmt;
+use std::{fmt, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
@@ -81,8 +95,12 @@ pub struct ChatRequest {
     pub max_output_tokens: u32,
 }
 
-/// Token counts of one call (or a sum of calls).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Token counts and estimated cost of one call (or a sum of calls).
+///
+/// `input_tokens` counts the input tokens that were neither read from nor written to the provider's prompt
+/// cache; the cached ones are in `cache_read_tokens` and `cache_write_tokens` (Bedrock's and Anthropic's own
+/// convention; OpenAI's cached tokens are moved out of its prompt count). Each kind has its own price.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct TokenUsage {
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -90,12 +108,20 @@ pub struct TokenUsage {
     pub cache_read_tokens: u64,
     #[serde(default)]
     pub cache_write_tokens: u64,
+    /// Estimated cost from the price table ([`pricing::PriceTable`]); summed along with the tokens.
+    #[serde(default)]
+    pub cost: Cost,
 }
 
 impl TokenUsage {
     /// Sum of all token counts.
     pub fn total(&self) -> u64 {
         self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+
+    /// Every input token, cached or not (`gen_ai.usage.input_tokens` in the GenAI conventions).
+    pub fn total_input(&self) -> u64 {
+        self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
     }
 }
 
@@ -105,6 +131,48 @@ impl std::ops::AddAssign for TokenUsage {
         self.output_tokens += rhs.output_tokens;
         self.cache_read_tokens += rhs.cache_read_tokens;
         self.cache_write_tokens += rhs.cache_write_tokens;
+        self.cost += rhs.cost;
+    }
+}
+
+/// Estimated cost in US dollars of one call or a sum of calls. A call whose model has no price is counted in
+/// `unpriced_calls` and adds nothing to `usd`: its cost is unknown, not zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    /// Sum over the calls that have a price.
+    pub usd: f64,
+    /// Calls whose model is not in the price table.
+    #[serde(default)]
+    pub unpriced_calls: u32,
+}
+
+impl Cost {
+    /// A known cost.
+    pub fn usd(usd: f64) -> Self {
+        Self {
+            usd,
+            unpriced_calls: 0,
+        }
+    }
+
+    /// The cost of one call whose model has no price.
+    pub fn unknown() -> Self {
+        Self {
+            usd: 0.0,
+            unpriced_calls: 1,
+        }
+    }
+
+    /// The total when every call was priced, else `None`.
+    pub fn known(&self) -> Option<f64> {
+        (self.unpriced_calls == 0).then_some(self.usd)
+    }
+}
+
+impl std::ops::AddAssign for Cost {
+    fn add_assign(&mut self, rhs: Self) {
+        self.usd += rhs.usd;
+        self.unpriced_calls += rhs.unpriced_calls;
     }
 }
 
@@ -122,6 +190,7 @@ pub enum FinishReason {
 }
 
 impl FinishReason {
+    /// The value for `gen_ai.response.finish_reasons`.
     pub fn as_str(&self) -> &str {
         match self {
             FinishReason::Stop => "stop",
@@ -156,6 +225,13 @@ pub enum ModelError {
     /// The call took longer than allowed.
     #[error("model call timed out after {0:?}")]
     Timeout(std::time::Duration),
+    /// The provider refused the request for good: bad credentials, no access to the model, a request it
+    /// does not accept. Retrying does not help.
+    #[error("{provider} rejected the request: {message}")]
+    Rejected { provider: String, message: String },
+    /// The provider answered, but the answer is not a reply in its wire format.
+    #[error("{provider} sent a malformed reply: {message}")]
+    MalformedReply { provider: String, message: String },
 }
 
 impl ModelError {
@@ -166,19 +242,47 @@ impl ModelError {
             ModelError::Unavailable { .. } => "unavailable",
             ModelError::Throttled { .. } => "throttled",
             ModelError::Timeout(_) => "timeout",
+            ModelError::Rejected { .. } => "rejected",
+            ModelError::MalformedReply { .. } => "malformed_reply",
         }
     }
 }
 
 /// A reasoning backend. Implementations are cheap to share (`Arc<dyn ChatModel>`) and safe to call concurrently.
+///
+/// Providers compute [`TokenUsage::cost`] from their price table and record `gen_ai.response.model` with
+/// [`record_response_model`]; [`traced_chat`] records the rest of the `chat {model}` span.
 #[async_trait::async_trait]
 pub trait ChatModel: Send + Sync + fmt::Debug {
     /// `gen_ai.provider.name` (`aws.bedrock`, `anthropic`, `openai`, `sre.offline`).
     fn provider(&self) -> &str;
     /// `gen_ai.request.model`.
     fn model(&self) -> &str;
+    /// `server.address`: the host the calls go to, for remote providers.
+    fn server_address(&self) -> Option<String> {
+        None
+    }
     /// One model call.
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, ModelError>;
+}
+
+/// What one traced model call did, for metrics: who answered, how long it took, what it used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatCallStats {
+    /// `gen_ai.provider.name`.
+    pub provider: String,
+    /// `gen_ai.request.model`.
+    pub model: String,
+    /// What the call was for.
+    pub purpose: ChatPurpose,
+    /// Wall time of the call, retries included.
+    pub duration: Duration,
+    /// Tokens and cost (zero when the call failed).
+    pub usage: TokenUsage,
+    /// Why the model stopped, when it answered.
+    pub finish_reason: Option<FinishReason>,
+    /// `error.type` when the call failed.
+    pub error_type: Option<&'static str>,
 }
 
 /// Rough token count of a text (about four characters per token), for engines that do not count tokens.
@@ -223,35 +327,78 @@ pub fn parse_task_prompt(text: &str) -> (String, Vec<String>) {
     (question.trim().to_owned(), context)
 }
 
-/// Calls `model` under a `chat {model}` CLIENT span, recording usage, finish reason and failures.
+/// Calls `model` under a `chat {model}` CLIENT span, recording usage, cost, finish reason and failures.
 pub async fn traced_chat(
     model: &dyn ChatModel,
     request: ChatRequest,
 ) -> Result<ChatResponse, ModelError> {
+    traced_chat_with_stats(model, request).await.0
+}
+
+/// [`traced_chat`], also returning what the call did (duration, usage, cost) for metrics.
+pub async fn traced_chat_with_stats(
+    model: &dyn ChatModel,
+    request: ChatRequest,
+) -> (Result<ChatResponse, ModelError>, ChatCallStats) {
     use sre_telemetry::convention::attr;
     use tracing::Instrument;
 
     let span = sre_telemetry::span::chat(model.provider(), model.model());
+    if let Some(address) = model.server_address() {
+        span.record(attr::SERVER_ADDRESS, address.as_str());
+    }
+    let purpose = request.purpose;
+    let started = std::time::Instant::now();
     let result = model.chat(request).instrument(span.clone()).await;
+    let duration = started.elapsed();
+    let mut stats = ChatCallStats {
+        provider: model.provider().to_owned(),
+        model: model.model().to_owned(),
+        purpose,
+        duration,
+        usage: TokenUsage::default(),
+        finish_reason: None,
+        error_type: None,
+    };
     match &result {
         Ok(response) => {
+            let usage = &response.usage;
+            span.record(attr::GEN_AI_USAGE_INPUT_TOKENS, usage.total_input() as i64);
+            span.record(attr::GEN_AI_USAGE_OUTPUT_TOKENS, usage.output_tokens as i64);
             span.record(
-                attr::GEN_AI_USAGE_INPUT_TOKENS,
-                response.usage.input_tokens as i64,
+                attr::GEN_AI_USAGE_CACHE_READ_TOKENS,
+                usage.cache_read_tokens as i64,
             );
             span.record(
-                attr::GEN_AI_USAGE_OUTPUT_TOKENS,
-                response.usage.output_tokens as i64,
+                attr::GEN_AI_USAGE_CACHE_CREATION_TOKENS,
+                usage.cache_write_tokens as i64,
             );
+            if let Some(usd) = usage.cost.known() {
+                span.record(attr::SRE_COST_USD, usd);
+            }
             sre_telemetry::span::set_string_list(
                 &span,
                 attr::GEN_AI_RESPONSE_FINISH_REASONS,
                 [response.finish_reason.as_str().to_owned()],
             );
+            stats.usage = *usage;
+            stats.finish_reason = Some(response.finish_reason.clone());
         }
-        Err(e) => sre_telemetry::span::record_error(&span, e.error_type(), &e.to_string()),
+        Err(e) => {
+            sre_telemetry::span::record_error(&span, e.error_type(), &e.to_string());
+            stats.error_type = Some(e.error_type());
+        }
     }
-    result
+    (result, stats)
+}
+
+/// Records `gen_ai.response.model` on the current span. Providers call it from [`ChatModel::chat`], which
+/// [`traced_chat`] runs inside the `chat {model}` span.
+pub fn record_response_model(model: &str) {
+    tracing::Span::current().record(
+        sre_telemetry::convention::attr::GEN_AI_RESPONSE_MODEL,
+        model,
+    );
 }
 
 /// The first JSON object in a model's text (bare, or inside a ```json fence), parsed as `T`.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sre_telemetry::TraceCarrier;
 
 use crate::finding::Finding;
-use crate::model::TokenUsage;
+use crate::model::{TokenUsage, budget::TokenBudget};
 use crate::progress::ProgressSink;
 
 /// Identifies one investigation across actors, spans, reports and memory.
@@ -110,24 +110,34 @@ impl FromStr for AgentKind {
     }
 }
 
-/// Every request between actors: who it belongs to, the trace it continues, and when it must be done.
+/// Every request between actors: who it belongs to, the trace it continues, and when it must be done — in
+/// time (`deadline`) and in model tokens (`budget`, shared by every agent of the investigation).
 #[derive(Debug, Clone)]
 pub struct Envelope<T> {
     pub investigation_id: InvestigationId,
     pub trace: TraceCarrier,
     pub deadline: Instant,
+    pub budget: TokenBudget,
     pub body: T,
 }
 
 impl<T> Envelope<T> {
-    /// Wraps `body`, capturing the current span's trace context.
+    /// Wraps `body`, capturing the current span's trace context; the token budget is unlimited until
+    /// [`Envelope::with_budget`] sets one.
     pub fn new(investigation_id: InvestigationId, deadline: Instant, body: T) -> Self {
         Self {
             investigation_id,
             trace: TraceCarrier::current(),
             deadline,
+            budget: TokenBudget::unlimited(),
             body,
         }
+    }
+
+    /// The same envelope charging model calls to `budget` (a clone of the investigation's budget).
+    pub fn with_budget(mut self, budget: TokenBudget) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Time left until the deadline (zero when passed).
@@ -141,6 +151,7 @@ impl<T> Envelope<T> {
             investigation_id: self.investigation_id,
             trace: self.trace,
             deadline: self.deadline,
+            budget: self.budget,
             body,
         }
     }
@@ -189,6 +200,7 @@ pub struct AgentReport {
     /// Data the agent could not get, one line each ("k8s-backend: connection refused after 3 attempts").
     pub unavailable: Vec<String>,
     pub model_calls: u32,
+    /// Tokens and estimated cost (`usage.cost`) of the agent's model calls.
     pub usage: TokenUsage,
     pub duration: Duration,
 }

@@ -128,6 +128,7 @@ fn start(
     let id = envelope.investigation_id.clone();
     let progress = envelope.body.progress.clone();
     let deadline = envelope.deadline;
+    let budget = envelope.budget.clone();
     let agent_span = span::agent_execute(kind.as_str(), id.as_str());
     envelope.trace.attach(&agent_span);
 
@@ -142,6 +143,7 @@ fn start(
                 &envelope.body,
                 &args.config,
                 deadline,
+                &budget,
             );
             let started = std::time::Instant::now();
             let result = tokio::select! {
