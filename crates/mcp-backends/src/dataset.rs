@@ -1,6 +1,7 @@
-//! [`Dataset`]: one incident scenario loaded from its five JSON files, with every relative time resolved and
-//! every cross-reference checked. A dataset is loaded whole or not at all.
+//! [`Dataset`]: one incident scenario loaded from its JSON files (five required, `expected.json` optional), with
+//! every relative time resolved and every cross-reference checked. A dataset is loaded whole or not at all.
 
+pub mod expected;
 pub mod k8s;
 pub mod logs;
 pub mod metrics;
@@ -14,6 +15,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use crate::error::DatasetError;
+use expected::Expected;
 use k8s::K8sData;
 use logs::LogsData;
 use metrics::MetricsData;
@@ -21,7 +23,7 @@ use runbooks::RunbooksData;
 use scenario::Scenario;
 use time::Timestamp;
 
-/// The five files of a scenario.
+/// The files of a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScenarioFile {
     /// `scenario.json`
@@ -34,16 +36,19 @@ pub enum ScenarioFile {
     Metrics,
     /// `runbooks.json`
     Runbooks,
+    /// `expected.json` (optional)
+    Expected,
 }
 
 impl ScenarioFile {
     /// Every file, in load order.
-    pub const ALL: [ScenarioFile; 5] = [
+    pub const ALL: [ScenarioFile; 6] = [
         ScenarioFile::Scenario,
         ScenarioFile::K8s,
         ScenarioFile::Logs,
         ScenarioFile::Metrics,
         ScenarioFile::Runbooks,
+        ScenarioFile::Expected,
     ];
 
     /// The file name inside a scenario directory.
@@ -54,11 +59,17 @@ impl ScenarioFile {
             ScenarioFile::Logs => "logs.json",
             ScenarioFile::Metrics => "metrics.json",
             ScenarioFile::Runbooks => "runbooks.json",
+            ScenarioFile::Expected => "expected.json",
         }
+    }
+
+    /// Whether a scenario must have the file.
+    pub const fn required(self) -> bool {
+        !matches!(self, ScenarioFile::Expected)
     }
 }
 
-/// The text of the five files of a scenario, however it was obtained.
+/// The text of the files of a scenario, however it was obtained.
 #[derive(Debug, Clone, Copy)]
 pub struct ScenarioFiles<'a> {
     /// `scenario.json`
@@ -71,6 +82,8 @@ pub struct ScenarioFiles<'a> {
     pub metrics: &'a str,
     /// `runbooks.json`
     pub runbooks: &'a str,
+    /// `expected.json`, when the scenario has an answer key.
+    pub expected: Option<&'a str>,
 }
 
 /// A loaded scenario: what the four backends serve.
@@ -82,16 +95,21 @@ pub struct Dataset {
     logs: LogsData,
     metrics: MetricsData,
     runbooks: RunbooksData,
+    expected: Option<Expected>,
 }
 
 impl Dataset {
-    /// Parses and validates the five files; every `ago` is resolved against `now`.
+    /// Parses and validates the files; every `ago` is resolved against `now`.
     pub fn from_files(files: &ScenarioFiles<'_>, now: Timestamp) -> Result<Self, DatasetError> {
         let scenario: Scenario = parse(ScenarioFile::Scenario, files.scenario)?;
         let k8s: K8sData<time::Ago> = parse(ScenarioFile::K8s, files.k8s)?;
         let logs: LogsData<time::Ago> = parse(ScenarioFile::Logs, files.logs)?;
         let metrics: MetricsData<time::Ago> = parse(ScenarioFile::Metrics, files.metrics)?;
         let runbooks: RunbooksData = parse(ScenarioFile::Runbooks, files.runbooks)?;
+        let expected: Option<Expected> = files
+            .expected
+            .map(|text| parse(ScenarioFile::Expected, text))
+            .transpose()?;
         let mut dataset = Self {
             loaded_at: now,
             scenario,
@@ -99,6 +117,7 @@ impl Dataset {
             logs: logs.resolve(now),
             metrics: metrics.resolve(now),
             runbooks,
+            expected,
         };
         // Validate before sorting, so JSON paths in violations index the file as written.
         let violations = validate::check(&dataset);
@@ -111,8 +130,14 @@ impl Dataset {
         Ok(dataset)
     }
 
-    /// Reads a scenario directory (the five files of [`ScenarioFile`]) and loads it as of `now`.
+    /// Reads a scenario directory (the files of [`ScenarioFile`]; `expected.json` may be absent) and loads it
+    /// as of `now`.
     pub fn load_dir(dir: &Path, now: Timestamp) -> Result<Self, DatasetError> {
+        if !dir.is_dir() {
+            return Err(DatasetError::NotADirectory {
+                path: dir.to_path_buf(),
+            });
+        }
         let read = |file: ScenarioFile| {
             let path = dir.join(file.file_name());
             std::fs::read_to_string(&path).map_err(|source| DatasetError::Read { path, source })
@@ -122,12 +147,22 @@ impl Dataset {
         let logs = read(ScenarioFile::Logs)?;
         let metrics = read(ScenarioFile::Metrics)?;
         let runbooks = read(ScenarioFile::Runbooks)?;
+        let expected = match read(ScenarioFile::Expected) {
+            Ok(text) => Some(text),
+            Err(DatasetError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                None
+            }
+            Err(other) => return Err(other),
+        };
         let files = ScenarioFiles {
             scenario: &scenario,
             k8s: &k8s,
             logs: &logs,
             metrics: &metrics,
             runbooks: &runbooks,
+            expected: expected.as_deref(),
         };
         Self::from_files(&files, now)
     }
@@ -161,6 +196,11 @@ impl Dataset {
     pub fn runbooks(&self) -> &RunbooksData {
         &self.runbooks
     }
+
+    /// The answer key, when the scenario has one.
+    pub fn expected(&self) -> Option<&Expected> {
+        self.expected.as_ref()
+    }
 }
 
 /// Deserialises one file, naming the file, the JSON path and the expectation on failure.
@@ -172,11 +212,23 @@ fn parse<T: DeserializeOwned>(file: ScenarioFile, text: &str) -> Result<T, Datas
     };
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|e| parse_error(e.path().to_string(), e.into_inner()))?;
+        .map_err(|e| parse_error(json_path(e.path()), e.into_inner()))?;
     deserializer
         .end()
         .map_err(|e| parse_error(".".to_owned(), e))?;
     Ok(value)
+}
+
+/// The path as the documentation writes it: `pods[0].phase`, `.` for the document itself. A map key the parser
+/// had not read yet (`?`) is left out, so the path names the last complete place.
+fn json_path(path: &serde_path_to_error::Path) -> String {
+    let text = path.to_string();
+    let trimmed = text.trim_end_matches(".?");
+    if trimmed.is_empty() || trimmed == "?" {
+        ".".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -320,6 +372,9 @@ pub(crate) mod tests {
       ]
     }"##;
 
+    pub(crate) const EXPECTED: &str = r#"{"root_cause_entities": ["db-0", "db"],
+        "impacted_services": ["web", "api"], "severity": "critical"}"#;
+
     pub(crate) fn files() -> ScenarioFiles<'static> {
         ScenarioFiles {
             scenario: SCENARIO,
@@ -327,6 +382,7 @@ pub(crate) mod tests {
             logs: LOGS,
             metrics: METRICS,
             runbooks: RUNBOOKS,
+            expected: Some(EXPECTED),
         }
     }
 
@@ -343,6 +399,7 @@ pub(crate) mod tests {
             ScenarioFile::Logs => files.logs = text,
             ScenarioFile::Metrics => files.metrics = text,
             ScenarioFile::Runbooks => files.runbooks = text,
+            ScenarioFile::Expected => files.expected = Some(text),
         }
         Dataset::from_files(&files, now()).unwrap_err()
     }
@@ -507,6 +564,39 @@ pub(crate) mod tests {
         let ds = Dataset::load_dir(dir.path(), now()).unwrap();
         assert_eq!(ds.scenario().name, "tiny");
         assert_eq!(ds.k8s().pods.len(), 3);
+        assert!(ds.expected().is_none(), "expected.json is optional");
+
+        std::fs::write(dir.path().join("expected.json"), EXPECTED).unwrap();
+        let ds = Dataset::load_dir(dir.path(), now()).unwrap();
+        let expected = ds.expected().unwrap();
+        assert_eq!(expected.severity, expected::IncidentSeverity::Critical);
+        assert_eq!(expected.impacted_services, ["web", "api"]);
+    }
+
+    #[test]
+    fn a_missing_directory_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-scenario");
+        let err = Dataset::load_dir(&missing, now()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "scenario directory {} does not exist or is not a directory",
+                missing.display()
+            )
+        );
+    }
+
+    #[test]
+    fn expected_severity_is_one_of_the_scale() {
+        let text = replaced(EXPECTED, r#""critical""#, r#""severe""#);
+        let err = load_with(ScenarioFile::Expected, &text);
+        assert!(
+            err.to_string().starts_with(
+                "expected.json at severity: unknown variant `severe`, expected one of `info`, `low`, `medium`, `high`, `critical`"
+            ),
+            "{err}"
+        );
     }
 
     pub(crate) fn load_err(file: ScenarioFile, text: &str) -> String {

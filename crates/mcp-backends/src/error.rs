@@ -18,6 +18,12 @@ pub enum DatasetError {
         #[source]
         source: std::io::Error,
     },
+    /// The scenario directory does not exist or is not a directory.
+    #[error("scenario directory {} does not exist or is not a directory", path.display())]
+    NotADirectory {
+        /// The path given.
+        path: PathBuf,
+    },
     /// A file is not valid JSON or does not have the documented shape.
     #[error("{file} at {json_path}: {message}")]
     Parse {
@@ -175,6 +181,74 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// The serving task of a backend panicked or was cancelled.
+    #[error("the {domain} backend task failed: {message}")]
+    Task {
+        /// The backend.
+        domain: Domain,
+        /// What the runtime reported.
+        message: String,
+    },
+    /// The options do not describe a servable set of backends.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The scenario to serve could not be loaded.
+    #[error("cannot load the scenario to serve: {0}")]
+    Dataset(#[from] DatasetError),
+    /// The handler for SIGTERM/SIGINT could not be installed.
+    #[error("cannot install the {signal} handler: {source}")]
+    Signal {
+        /// The signal (`SIGTERM`, `SIGINT`).
+        signal: &'static str,
+        /// The OS failure.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Serving options that cannot work; each message names the option and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// An API key or bearer token is empty or cannot travel in an HTTP header.
+    #[error(
+        "invalid {what}: expected 1 to 4096 visible ASCII characters without spaces, found {found}"
+    )]
+    Secret {
+        /// `API key` or `bearer token`.
+        what: &'static str,
+        /// A description of what was given (never the secret itself).
+        found: String,
+    },
+    /// An allowed host is not a host name, an IP address or `host:port`.
+    #[error(
+        "invalid allowed host {value:?}: expected a host name, an IP address or host:port (e.g. \"backends.internal\", \"10.0.0.5:8011\"), or \"*\" for any host"
+    )]
+    AllowedHost {
+        /// The entry as given.
+        value: String,
+    },
+    /// No backend was selected.
+    #[error("no backend selected; choose at least one of k8s, logs, metrics, runbooks")]
+    NoDomain,
+    /// The same backend was selected twice.
+    #[error("the {domain} backend is selected twice")]
+    DuplicateDomain {
+        /// The repeated backend.
+        domain: Domain,
+    },
+    /// The port base leaves no room for a backend's port.
+    #[error(
+        "port base {port_base} puts the {domain} backend beyond port 65535; choose a port base of at most 65532, or 0 for ephemeral ports"
+    )]
+    PortRange {
+        /// The requested first port.
+        port_base: u16,
+        /// The backend without a port.
+        domain: Domain,
+    },
+    /// The request body limit is zero.
+    #[error("the request body limit must be at least 1 byte")]
+    BodyLimit,
 }
 
 /// A string that names no [`Domain`].

@@ -1,5 +1,16 @@
 //! Serving the backends over streamable HTTP (stateless, JSON responses) at `/mcp`: one backend on a listener
-//! ([`serve`]), or all four at once ([`BackendSet`]), in the caller's tokio runtime.
+//! ([`serve`]), all four in-process ([`BackendSet`]), or a chosen set as a standalone service
+//! ([`serve_standalone`]), in the caller's tokio runtime.
+//!
+//! Every backend sits behind the same gate ([`HttpOptions`]): an optional credential ([`Auth`]), a `Host`
+//! allow-list ([`AllowedHosts`], loopback names by default) and a request-body limit; a body that is not a
+//! JSON-RPC message is answered with a JSON-RPC error and the server keeps serving.
+
+mod allowed_hosts;
+mod auth;
+mod request;
+mod signal;
+mod standalone;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -14,14 +25,44 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dataset::Dataset;
 use crate::domain::Domain;
-use crate::error::ServeError;
+use crate::error::{ConfigError, ServeError};
 use crate::server::{K8sServer, LogsServer, MetricsServer, RunbooksServer};
+
+pub use allowed_hosts::{AllowedHosts, LOOPBACK_HOSTS};
+pub use auth::{API_KEY_HEADER, Auth, Secret};
+pub use signal::shutdown_on_signal;
+pub use standalone::{DEFAULT_PORT_BASE, ServeOptions, Standalone, serve_standalone};
 
 /// HTTP path of the MCP endpoint of every backend.
 pub const MCP_PATH: &str = "/mcp";
 
+/// The default request-body limit: 1 MiB, far above any MCP request the tools accept.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
 /// How long [`BackendSet::shutdown`] waits for open connections to finish before aborting a server.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What every backend of a process enforces at the HTTP level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// The credential clients must present; `None` serves without authentication.
+    pub auth: Option<Auth>,
+    /// Which `Host` headers are answered; loopback names by default.
+    pub allowed_hosts: AllowedHosts,
+    /// Largest request body accepted, in bytes; a larger one gets 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpOptions {
+    /// No authentication, loopback hosts only, 1 MiB bodies.
+    fn default() -> Self {
+        Self {
+            auth: None,
+            allowed_hosts: AllowedHosts::Loopback,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
 
 /// Binds the listening socket of `domain` at `addr`, naming both when that fails.
 pub async fn bind(domain: Domain, addr: SocketAddr) -> Result<TcpListener, ServeError> {
@@ -34,61 +75,78 @@ pub async fn bind(domain: Domain, addr: SocketAddr) -> Result<TcpListener, Serve
         })
 }
 
-/// Serves the `domain` backend over `dataset` on `listener` until `shutdown` is cancelled, then lets open
-/// requests finish.
-///
-/// A loopback listener accepts loopback `Host` headers only (DNS-rebinding protection); a listener on any
-/// other address (`0.0.0.0:8011` behind a gateway or in a container) accepts every `Host`.
+/// Serves the `domain` backend over `dataset` on `listener` until `shutdown` is cancelled; then it stops
+/// accepting connections, lets requests in flight finish, and returns.
 pub async fn serve(
     domain: Domain,
     dataset: Arc<Dataset>,
     listener: TcpListener,
+    http: HttpOptions,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let addr = listener
         .local_addr()
         .map_err(|source| ServeError::LocalAddr { domain, source })?;
-    let app = router(domain, dataset, addr, shutdown.child_token());
+    // MCP handling is cancelled only once the HTTP server has drained, so requests in flight still finish.
+    let sessions = CancellationToken::new();
+    let app = router(domain, dataset, &http, sessions.clone())?;
     tracing::info!(
         backend = domain.service_name(),
         url = %format!("http://{addr}{MCP_PATH}"),
+        auth = http.auth.as_ref().map_or("none", Auth::header_name),
         "MCP backend listening"
     );
-    axum::serve(listener, app)
+    if !addr.ip().is_loopback() && http.allowed_hosts == AllowedHosts::Loopback {
+        tracing::warn!(
+            backend = domain.service_name(),
+            %addr,
+            "the backend listens beyond loopback but answers only Host localhost, 127.0.0.1 and ::1; \
+             allow the names clients use to reach it"
+        );
+    }
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(|source| ServeError::Serve {
-            domain,
-            addr,
-            source,
-        })
+        .await;
+    sessions.cancel();
+    tracing::info!(backend = domain.service_name(), %addr, "MCP backend stopped");
+    served.map_err(|source| ServeError::Serve {
+        domain,
+        addr,
+        source,
+    })
 }
 
-/// The HTTP router of one backend: its MCP service at [`MCP_PATH`], for a server bound to `local_addr`.
+/// The HTTP router of one backend: its MCP service at [`MCP_PATH`] behind the gate `http` describes.
 ///
-/// `cancel` ends the MCP sessions; it does not stop the HTTP server.
+/// `sessions` ends the MCP handling; it does not stop the HTTP server.
 pub fn router(
     domain: Domain,
     dataset: Arc<Dataset>,
-    local_addr: SocketAddr,
-    cancel: CancellationToken,
-) -> axum::Router {
+    http: &HttpOptions,
+    sessions: CancellationToken,
+) -> Result<axum::Router, ConfigError> {
+    if http.max_body_bytes == 0 {
+        return Err(ConfigError::BodyLimit);
+    }
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
         .with_sse_keep_alive(None)
-        .with_cancellation_token(cancel);
-    let config = if local_addr.ip().is_loopback() {
-        config
-    } else {
-        config.disable_allowed_hosts()
-    };
-    match domain {
+        .with_cancellation_token(sessions)
+        .with_max_request_body_bytes(http.max_body_bytes)
+        .with_allowed_hosts(http.allowed_hosts.to_rmcp());
+    let mcp = match domain {
         Domain::K8s => mcp_router(K8sServer::new(dataset), config),
         Domain::Logs => mcp_router(LogsServer::new(dataset), config),
         Domain::Metrics => mcp_router(MetricsServer::new(dataset), config),
         Domain::Runbooks => mcp_router(RunbooksServer::new(dataset), config),
-    }
+    };
+    let gate = Arc::new(request::Gate {
+        domain,
+        auth: http.auth.clone(),
+        max_body_bytes: http.max_body_bytes,
+    });
+    Ok(mcp.layer(axum::middleware::from_fn_with_state(gate, request::gate)))
 }
 
 /// The four backends running in this process, each on its own listener.
@@ -100,15 +158,19 @@ pub struct BackendSet {
 }
 
 impl BackendSet {
-    /// Starts all four backends over `dataset` on `127.0.0.1` with ephemeral ports.
+    /// Starts all four backends over `dataset` on `127.0.0.1` with ephemeral ports, without authentication.
     pub async fn start_in_process(dataset: Arc<Dataset>) -> Result<Self, ServeError> {
-        Self::start(dataset, |_| SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+        Self::start(dataset, &HttpOptions::default(), |_| {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+        })
+        .await
     }
 
-    /// Starts all four backends over `dataset`, each bound where `addr_of` says (e.g. `0.0.0.0` on
-    /// [`Domain::default_port`]). If one cannot bind, those already started are stopped.
+    /// Starts all four backends over `dataset` behind `http`, each bound where `addr_of` says (e.g. `0.0.0.0`
+    /// on [`Domain::default_port`]). If one cannot bind, those already started are stopped.
     pub async fn start(
         dataset: Arc<Dataset>,
+        http: &HttpOptions,
         addr_of: impl Fn(Domain) -> SocketAddr,
     ) -> Result<Self, ServeError> {
         let shutdown = CancellationToken::new();
@@ -116,6 +178,7 @@ impl BackendSet {
         let guard = shutdown.clone().drop_guard();
         let mut started = Started {
             dataset: &dataset,
+            http,
             shutdown: &shutdown,
             tasks: Vec::with_capacity(Domain::ALL.len()),
         };
@@ -205,6 +268,7 @@ impl Endpoints {
 /// The backends spawned so far while starting a [`BackendSet`].
 struct Started<'a> {
     dataset: &'a Arc<Dataset>,
+    http: &'a HttpOptions,
     shutdown: &'a CancellationToken,
     tasks: Vec<(Domain, JoinHandle<Result<(), ServeError>>)>,
 }
@@ -221,6 +285,7 @@ impl Started<'_> {
             domain,
             dataset,
             listener,
+            self.http.clone(),
             self.shutdown.child_token(),
         ));
         self.tasks.push((domain, task));
@@ -270,7 +335,7 @@ mod tests {
             Domain::Metrics => taken_addr,
             _ => free,
         };
-        let err = BackendSet::start(Arc::new(dataset()), addr_of)
+        let err = BackendSet::start(Arc::new(dataset()), &HttpOptions::default(), addr_of)
             .await
             .unwrap_err()
             .to_string();

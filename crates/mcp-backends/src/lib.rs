@@ -1,9 +1,10 @@
 //! The four MCP backends of sre-agent (Kubernetes, logs, metrics, runbooks) and the incident scenarios they
 //! serve.
 //!
-//! A [`Dataset`] is one scenario loaded from five JSON files ([`scenario`] bundles the built-in ones). Each
+//! A [`Dataset`] is one scenario loaded from its JSON files ([`scenario`] bundles the built-in ones). Each
 //! [`Domain`] has an rmcp server in [`server`] whose tools answer from the dataset; [`host`] serves them over
-//! streamable HTTP, either on fixed ports or all four in-process on loopback ([`BackendSet`]).
+//! streamable HTTP: all four in-process on loopback ([`BackendSet`]), or a chosen set as a standalone service
+//! ([`serve_standalone`]) with optional authentication, a `Host` allow-list and graceful shutdown.
 
 #![warn(missing_docs)]
 
@@ -16,6 +17,12 @@ pub mod server;
 
 pub use dataset::{Dataset, ScenarioFile, ScenarioFiles};
 pub use domain::Domain;
-pub use error::{DatasetError, ServeError, ToolError, UnknownDomain, Violation};
-pub use host::{BackendSet, MCP_PATH, serve};
-pub use scenario::{DEFAULT_SCENARIO, bundled_names, load_bundled};
+pub use error::{ConfigError, DatasetError, ServeError, ToolError, UnknownDomain, Violation};
+pub use host::{
+    AllowedHosts, Auth, BackendSet, DEFAULT_PORT_BASE, HttpOptions, MCP_PATH, ServeOptions,
+    Standalone, serve, serve_standalone, shutdown_on_signal,
+};
+pub use scenario::{
+    BundledScenario, DEFAULT_SCENARIO, DatasetSource, bundled_names, bundled_scenarios,
+    load_bundled,
+};

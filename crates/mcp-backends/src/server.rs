@@ -7,6 +7,7 @@
 pub mod k8s;
 pub mod logs;
 pub mod metrics;
+mod parameters;
 pub mod runbooks;
 mod search;
 mod stats;
@@ -43,6 +44,9 @@ pub type ToolResult = Result<Value, ToolError>;
 
 /// Span name used for calls to a tool the server does not have, so arbitrary names never reach span names.
 const UNKNOWN_TOOL: &str = "unknown";
+
+/// How many characters of an unknown tool name an error message repeats.
+const MAX_SHOWN_NAME: usize = 64;
 
 /// Implements `ServerHandler` for a domain server type with `dataset` and `tool_router` fields: the shared
 /// traced `tools/call` dispatch, the tool list from the router, and the server description.
@@ -117,10 +121,14 @@ where
     trace_carrier(&context).attach(&span);
     span.record(attr::JSONRPC_REQUEST_ID, context.id.to_string());
 
-    let response = router
-        .call(ToolCallContext::new(server, request, context))
-        .instrument(span.clone())
-        .await;
+    let response = if known {
+        router
+            .call(ToolCallContext::new(server, request, context))
+            .instrument(span.clone())
+            .await
+    } else {
+        Err(unknown_tool(domain, &request.name))
+    };
     record_outcome(&span, &response);
     response
 }
@@ -138,6 +146,20 @@ pub(crate) fn to_json<T: Serialize>(answer: &T) -> ToolResult {
     serde_json::to_value(answer).map_err(|e| ToolError::Encode {
         message: e.to_string(),
     })
+}
+
+/// The protocol error for a tool this backend does not have: it names the tool, the backend and its tools.
+fn unknown_tool(domain: Domain, name: &str) -> ErrorData {
+    let shown: String = name.chars().take(MAX_SHOWN_NAME).collect();
+    let ellipsis = if shown.len() < name.len() { "…" } else { "" };
+    ErrorData::invalid_params(
+        format!(
+            "tool `{shown}{ellipsis}` not found on {}; its tools are {}",
+            domain.service_name(),
+            domain.tool_names().join(", ")
+        ),
+        None,
+    )
 }
 
 /// The caller's trace context: `_meta` first, HTTP headers as the fallback.
@@ -188,6 +210,23 @@ fn first_text(result: &CallToolResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_tool_is_named_with_the_backend_and_its_tools() {
+        let err = unknown_tool(Domain::Logs, "get_pod_status");
+        assert_eq!(err.code, ErrorCode::INVALID_PARAMS);
+        assert_eq!(
+            err.message,
+            "tool `get_pod_status` not found on logs-backend; its tools are search_logs, get_error_logs, \
+             analyze_log_patterns, get_recent_logs, count_log_events"
+        );
+        let long = "x".repeat(500);
+        let err = unknown_tool(Domain::K8s, &long);
+        assert!(
+            err.message
+                .starts_with(&format!("tool `{}…` not found", "x".repeat(64)))
+        );
+    }
 
     #[test]
     fn answers_become_one_text_block() {

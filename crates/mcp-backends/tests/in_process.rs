@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
-use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig, InitializeRequestParams};
-use rmcp::service::RunningService;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientConfig, ErrorCode, InitializeRequestParams,
+};
+use rmcp::service::{RunningService, ServiceError};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{RoleClient, ServiceExt};
@@ -457,20 +459,39 @@ async fn domain_failures_are_tool_errors_naming_the_problem() -> Result<()> {
     let bad_window = call(&logs, "get_error_logs", json!({"since": "a while"})).await?;
     assert_eq!(bad_window.is_error, Some(true));
     assert!(text(&bad_window).starts_with("invalid since \"a while\": expected a duration"));
-    let bad_type = call(&logs, "get_recent_logs", json!({"limit": "five"})).await?;
-    assert_eq!(bad_type.is_error, Some(true));
-    assert!(
-        text(&bad_type).contains("failed to deserialize parameters"),
-        "{}",
-        text(&bad_type)
+    let bad_type = call(&logs, "get_recent_logs", json!({"limit": "five"})).await;
+    assert_eq!(
+        protocol_error(bad_type)?,
+        (
+            ErrorCode::INVALID_PARAMS,
+            "invalid params for get_recent_logs: limit: invalid type: string \"five\", expected i64"
+                .to_owned()
+        )
+    );
+    let unknown_argument = call(&logs, "get_recent_logs", json!({"lines": 5})).await;
+    assert_eq!(
+        protocol_error(unknown_argument)?,
+        (
+            ErrorCode::INVALID_PARAMS,
+            "invalid params for get_recent_logs: lines: unknown field `lines`, expected `limit` or `service`"
+                .to_owned()
+        )
     );
     let missing = logs
         .call_tool(CallToolRequestParams::new("get_pod_status"))
         .await;
-    assert!(
-        missing.is_err(),
+    assert_eq!(
+        protocol_error(missing)?,
+        (
+            ErrorCode::INVALID_PARAMS,
+            "tool `get_pod_status` not found on logs-backend; its tools are search_logs, get_error_logs, \
+             analyze_log_patterns, get_recent_logs, count_log_events"
+                .to_owned()
+        ),
         "a tool of another backend is a protocol error"
     );
+    let answer = call(&logs, "get_recent_logs", json!({"limit": 1})).await?;
+    assert_eq!(answer.is_error, Some(false), "the connection still serves");
     logs.cancel().await?;
     backends.shutdown().await;
     Ok(())
@@ -524,6 +545,20 @@ async fn call(client: &Client, tool: &'static str, args: Value) -> Result<CallTo
     Ok(client
         .call_tool(CallToolRequestParams::new(tool).with_arguments(arguments))
         .await?)
+}
+
+/// The code and message of a call that must fail with a JSON-RPC error.
+fn protocol_error<T: std::fmt::Debug>(
+    result: Result<T, impl Into<anyhow::Error>>,
+) -> Result<(ErrorCode, String)> {
+    let error = match result {
+        Ok(answer) => bail!("expected a protocol error, got {answer:?}"),
+        Err(error) => error.into(),
+    };
+    match error.downcast_ref::<ServiceError>() {
+        Some(ServiceError::McpError(data)) => Ok((data.code, data.message.to_string())),
+        _ => bail!("expected a JSON-RPC error, got {error:#}"),
+    }
 }
 
 fn text(result: &CallToolResult) -> String {

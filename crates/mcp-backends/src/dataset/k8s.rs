@@ -101,8 +101,8 @@ pub struct Pod<T = Timestamp> {
     pub app: String,
     /// The owning deployment (same namespace).
     pub owner: String,
-    /// The node it is scheduled on.
-    pub node: String,
+    /// The node it is scheduled on; absent while a Pending pod is not scheduled.
+    pub node: Option<String>,
     /// Pod phase.
     pub phase: PodPhase,
     /// What `kubectl get pods` shows (`Running`, `CrashLoopBackOff`, ...).

@@ -1,11 +1,12 @@
 //! Semantic checks of a parsed scenario: references between entities, uniqueness, ranges and non-empty names.
 //! Every problem is collected, so one run reports all of them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use super::Dataset;
 use super::ScenarioFile;
-use super::k8s::K8sData;
+use super::expected::{Expected, IncidentSeverity};
+use super::k8s::{K8sData, PodPhase};
 use super::logs::LogsData;
 use super::metrics::MetricsData;
 use super::runbooks::RunbooksData;
@@ -35,6 +36,13 @@ pub(super) fn check(ds: &Dataset) -> Vec<Violation> {
         &mut Checker::new(ScenarioFile::Runbooks, &mut violations),
         ds.runbooks(),
     );
+    if let Some(expected) = ds.expected() {
+        check_expected(
+            &mut Checker::new(ScenarioFile::Expected, &mut violations),
+            expected,
+            ds,
+        );
+    }
     violations
 }
 
@@ -119,15 +127,22 @@ fn check_pods(c: &mut Checker<'_>, k8s: &K8sData) {
             &format!("{path}.name"),
             format!("{}/{}", pod.namespace, pod.name),
         );
-        if !node_names.contains(&pod.node.as_str()) {
-            c.report(
+        match &pod.node {
+            Some(node) if !node_names.contains(&node.as_str()) => c.report(
                 &format!("{path}.node"),
                 format!(
-                    "expected the name of a node ({}), found {:?}",
-                    list(&node_names),
-                    pod.node
+                    "expected the name of a node ({}), found {node:?}",
+                    list(&node_names)
                 ),
-            );
+            ),
+            None if pod.phase != PodPhase::Pending => c.report(
+                &format!("{path}.node"),
+                format!(
+                    "expected the name of a node: only a Pending pod may be unscheduled, and this one is {:?}",
+                    pod.phase
+                ),
+            ),
+            _ => {}
         }
         let owners: Vec<&str> = k8s
             .deployments
@@ -255,6 +270,127 @@ fn check_runbooks(c: &mut Checker<'_>, runbooks: &RunbooksData) {
     }
 }
 
+fn check_expected(c: &mut Checker<'_>, expected: &Expected, ds: &Dataset) {
+    let names = entity_names(ds);
+    let texts = free_texts(ds);
+    let mut roots = Unique::new("root-cause entity");
+    for (i, entity) in expected.root_cause_entities.iter().enumerate() {
+        let path = format!("root_cause_entities[{i}]");
+        roots.add(c, &path, entity.clone());
+        let known = names.contains(entity.as_str())
+            || (!entity.trim().is_empty() && texts.iter().any(|t| occurs_as_name(t, entity)));
+        if !known {
+            c.report(
+                &path,
+                format!(
+                    "expected the exact name of something in the scenario (a node, pod, deployment, container \
+                     image, event object or service, or a name quoted in an event, log or termination message), \
+                     found {entity:?}"
+                ),
+            );
+        }
+    }
+    let services: BTreeSet<&str> = ds
+        .logs()
+        .entries
+        .iter()
+        .map(|e| e.service.as_str())
+        .chain(ds.metrics().services.iter().map(|s| s.service.as_str()))
+        .collect();
+    let mut impacted = Unique::new("impacted service");
+    for (i, service) in expected.impacted_services.iter().enumerate() {
+        let path = format!("impacted_services[{i}]");
+        impacted.add(c, &path, service.clone());
+        if !services.contains(service.as_str()) {
+            let listed: Vec<&str> = services.iter().copied().collect();
+            c.report(
+                &path,
+                format!(
+                    "expected a service named in logs.json or metrics.json ({}), found {service:?}",
+                    list(&listed)
+                ),
+            );
+        } else if expected.root_cause_entities.contains(service) {
+            c.report(
+                &path,
+                format!("expected a service impacted by the root cause, not the root cause itself, found {service:?}"),
+            );
+        }
+    }
+    let listed = !expected.root_cause_entities.is_empty() || !expected.impacted_services.is_empty();
+    if expected.severity == IncidentSeverity::Info && listed {
+        c.report(
+            "severity",
+            "expected a severity above info when a root cause or an impacted service is listed, found info"
+                .to_owned(),
+        );
+    }
+    if expected.severity != IncidentSeverity::Info && expected.root_cause_entities.is_empty() {
+        c.report(
+            "root_cause_entities",
+            format!(
+                "expected at least one root-cause entity for severity {}, found none (a healthy scenario has \
+                 severity info)",
+                expected.severity
+            ),
+        );
+    }
+}
+
+/// Every name a tool prints as a name: nodes, pods, containers and their images, deployments and their
+/// images, event objects, log pods and services, metric services.
+fn entity_names(ds: &Dataset) -> BTreeSet<&str> {
+    let k8s = ds.k8s();
+    let mut names: BTreeSet<&str> = BTreeSet::new();
+    names.extend(k8s.nodes.iter().map(|n| n.name.as_str()));
+    for pod in &k8s.pods {
+        names.insert(&pod.name);
+        for container in &pod.containers {
+            names.insert(&container.name);
+            names.insert(&container.image);
+        }
+    }
+    for deployment in &k8s.deployments {
+        names.insert(&deployment.name);
+        names.insert(&deployment.image);
+        names.extend(deployment.history.iter().map(|r| r.image.as_str()));
+    }
+    names.extend(k8s.events.iter().map(|e| e.object.name.as_str()));
+    for entry in &ds.logs().entries {
+        names.insert(&entry.service);
+        names.extend(entry.pod.as_deref());
+    }
+    names.extend(ds.metrics().services.iter().map(|s| s.service.as_str()));
+    names
+}
+
+/// The free text a tool prints: event, log and termination messages.
+fn free_texts(ds: &Dataset) -> Vec<&str> {
+    let k8s = ds.k8s();
+    let terminations = k8s
+        .pods
+        .iter()
+        .flat_map(|p| p.containers.iter())
+        .filter_map(|c| c.last_termination.as_ref())
+        .filter_map(|t| t.message.as_deref());
+    k8s.events
+        .iter()
+        .map(|e| e.message.as_str())
+        .chain(ds.logs().entries.iter().map(|e| e.message.as_str()))
+        .chain(terminations)
+        .collect()
+}
+
+/// Whether `name` occurs in `text` as a whole name: not preceded or followed by a letter, digit, `-` or `_`.
+fn occurs_as_name(text: &str, name: &str) -> bool {
+    let is_name_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    text.match_indices(name).any(|(start, _)| {
+        let before = text[..start].chars().next_back();
+        let after = text[start + name.len()..].chars().next();
+        !before.is_some_and(is_name_char) && !after.is_some_and(is_name_char)
+    })
+}
+
 /// Collects the violations of one file.
 struct Checker<'a> {
     file: &'static str,
@@ -334,7 +470,88 @@ fn list(names: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::ScenarioFile;
-    use super::super::tests::{K8S, LOGS, METRICS, RUNBOOKS, SCENARIO, load_err, replace};
+    use super::super::tests::{
+        EXPECTED, K8S, LOGS, METRICS, RUNBOOKS, SCENARIO, load_err, replace,
+    };
+    use super::occurs_as_name;
+
+    #[test]
+    fn names_occur_only_as_whole_names() {
+        assert!(occurs_as_name(
+            "configmap \"database-config\" not found",
+            "database-config"
+        ));
+        assert!(occurs_as_name("to db-service:5432", "db-service"));
+        assert!(!occurs_as_name(
+            "database-config-v2 missing",
+            "database-config"
+        ));
+        assert!(!occurs_as_name("my-database-config", "database-config"));
+    }
+
+    #[test]
+    fn root_cause_entities_must_occur_in_the_scenario() {
+        let text = replace(EXPECTED, r#"["db-0", "db"]"#, r#"["db-0", "db-config"]"#);
+        assert_eq!(
+            load_err(ScenarioFile::Expected, &text),
+            "invalid scenario: expected.json at root_cause_entities[1]: expected the exact name of something in the \
+             scenario (a node, pod, deployment, container image, event object or service, or a name quoted in an \
+             event, log or termination message), found \"db-config\""
+        );
+        let quoted = replace(
+            EXPECTED,
+            r#"["db-0", "db"]"#,
+            r#"["db-0", "/etc/postgresql/postgresql.conf"]"#,
+        );
+        let files = super::super::tests::files();
+        let ok = super::super::Dataset::from_files(
+            &super::super::ScenarioFiles {
+                expected: Some(&quoted),
+                ..files
+            },
+            super::super::tests::now(),
+        );
+        assert!(
+            ok.is_ok(),
+            "a name quoted in a log message counts: {:?}",
+            ok.err()
+        );
+    }
+
+    #[test]
+    fn impacted_services_must_be_logged_or_measured_and_not_the_root_cause() {
+        let text = replace(
+            EXPECTED,
+            r#"["web", "api"]"#,
+            r#"["web", "checkout", "db"]"#,
+        );
+        assert_eq!(
+            load_err(ScenarioFile::Expected, &text),
+            "invalid scenario (2 problems):\n  \
+             - expected.json at impacted_services[1]: expected a service named in logs.json or metrics.json (api, catalog, db, web), found \"checkout\"\n  \
+             - expected.json at impacted_services[2]: expected a service impacted by the root cause, not the root cause itself, found \"db\""
+        );
+    }
+
+    #[test]
+    fn severity_info_means_nothing_is_wrong() {
+        let healthy_with_cause = replace(EXPECTED, r#""critical""#, r#""info""#);
+        assert_eq!(
+            load_err(ScenarioFile::Expected, &healthy_with_cause),
+            "invalid scenario: expected.json at severity: expected a severity above info when a root cause or an \
+             impacted service is listed, found info"
+        );
+        let cause_missing = replace(
+            &replace(EXPECTED, r#"["db-0", "db"]"#, "[]"),
+            r#"["web", "api"]"#,
+            "[]",
+        );
+        assert_eq!(
+            load_err(ScenarioFile::Expected, &cause_missing),
+            "invalid scenario: expected.json at root_cause_entities: expected at least one root-cause entity for \
+             severity critical, found none (a healthy scenario has severity info)"
+        );
+    }
 
     #[test]
     fn scenario_name_must_be_lowercase_words() {
@@ -352,6 +569,27 @@ mod tests {
             load_err(ScenarioFile::K8s, &text),
             "invalid scenario: k8s.json at pods[0].node: expected the name of a node (node-1, node-2), found \"node-9\""
         );
+    }
+
+    #[test]
+    fn only_a_pending_pod_may_lack_a_node() {
+        let text = replace(K8S, r#""node": "node-1","#, "");
+        assert_eq!(
+            load_err(ScenarioFile::K8s, &text),
+            "invalid scenario: k8s.json at pods[0].node: expected the name of a node: only a Pending pod may be \
+             unscheduled, and this one is Running"
+        );
+        let pending = replace(
+            &text,
+            r#""phase": "Running", "status": "CrashLoopBackOff""#,
+            r#""phase": "Pending", "status": "Pending""#,
+        );
+        let files = super::super::ScenarioFiles {
+            k8s: &pending,
+            ..super::super::tests::files()
+        };
+        let ds = super::super::Dataset::from_files(&files, super::super::tests::now()).unwrap();
+        assert_eq!(ds.k8s().pods[0].node, None);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use super::parameters::Parameters;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{ErrorData, schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,7 @@ pub struct K8sServer {
 
 /// Parameters of `get_pod_status`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PodStatusParams {
     /// Namespace to list, e.g. "production"; every namespace when omitted.
     pub namespace: Option<String>,
@@ -38,6 +39,7 @@ pub struct PodStatusParams {
 
 /// Parameters of `get_deployment_status`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DeploymentStatusParams {
     /// Namespace to list, e.g. "production"; every namespace when omitted.
     pub namespace: Option<String>,
@@ -47,6 +49,7 @@ pub struct DeploymentStatusParams {
 
 /// Parameters of `get_cluster_events`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ClusterEventsParams {
     /// How far back to look, e.g. "30m", "1h", "24h"; default "1h".
     pub since: Option<String>,
@@ -56,6 +59,7 @@ pub struct ClusterEventsParams {
 
 /// Parameters of `get_resource_usage`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResourceUsageParams {
     /// Namespace to list, e.g. "production"; every namespace when omitted.
     pub namespace: Option<String>,
@@ -65,6 +69,7 @@ pub struct ResourceUsageParams {
 
 /// Parameters of `get_node_status`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NodeStatusParams {
     /// Exact name of one node; it must exist. Every node when omitted.
     pub node_name: Option<String>,
@@ -358,7 +363,7 @@ struct PodOut<'a> {
     namespace: &'a str,
     app: &'a str,
     owner: &'a str,
-    node: &'a str,
+    node: Option<&'a str>,
     phase: PodPhase,
     status: &'a str,
     ready: bool,
@@ -379,7 +384,7 @@ impl<'a> PodOut<'a> {
             namespace: &pod.namespace,
             app: &pod.app,
             owner: &pod.owner,
-            node: &pod.node,
+            node: pod.node.as_deref(),
             phase: pod.phase,
             status: &pod.status,
             ready: pod.ready,
@@ -564,7 +569,7 @@ struct PodUsageOut<'a> {
     name: &'a str,
     namespace: &'a str,
     app: &'a str,
-    node: &'a str,
+    node: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cpu_millicores: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -585,7 +590,7 @@ impl<'a> PodUsageOut<'a> {
             name: &pod.name,
             namespace: &pod.namespace,
             app: &pod.app,
-            node: &pod.node,
+            node: pod.node.as_deref(),
             ..Self::default()
         };
         if resource.includes_cpu() {

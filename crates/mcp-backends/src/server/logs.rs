@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::parameters::Parameters;
 use chrono::{DurationRound, TimeDelta};
 use regex::{Regex, RegexBuilder};
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{ErrorData, schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,7 @@ pub struct LogsServer {
 
 /// Parameters of `search_logs`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SearchLogsParams {
     /// Case-insensitive regular expression matched against the message, e.g. "timeout|refused".
     pub pattern: String,
@@ -57,6 +58,7 @@ pub struct SearchLogsParams {
 
 /// Parameters of `get_error_logs`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ErrorLogsParams {
     /// How far back to look, e.g. "30m", "1h", "24h"; default "1h".
     pub since: Option<String>,
@@ -66,6 +68,7 @@ pub struct ErrorLogsParams {
 
 /// Parameters of `analyze_log_patterns`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LogPatternsParams {
     /// How far back to look, e.g. "30m", "1h", "24h"; default "1h".
     pub time_window: Option<String>,
@@ -75,6 +78,7 @@ pub struct LogPatternsParams {
 
 /// Parameters of `get_recent_logs`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RecentLogsParams {
     /// How many entries to return, 1 to 1000; default 50.
     pub limit: Option<i64>,
@@ -84,6 +88,7 @@ pub struct RecentLogsParams {
 
 /// Parameters of `count_log_events`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CountLogEventsParams {
     /// A level (DEBUG, INFO, WARN, ERROR, FATAL: counts that level and above) or else a case-insensitive substring
     /// of the message, e.g. "connection refused".

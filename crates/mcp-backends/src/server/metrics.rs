@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::parameters::Parameters;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{ErrorData, schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
@@ -70,6 +70,7 @@ pub struct MetricsServer {
 
 /// Parameters of `get_performance_metrics`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PerformanceParams {
     /// "response_time" (ms, default), "throughput" (requests/s), "cpu_usage" (%) or "memory_usage" (%).
     pub metric_type: Option<String>,
@@ -84,6 +85,7 @@ pub struct PerformanceParams {
 
 /// Parameters of `get_error_rates`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ErrorRatesParams {
     /// How far back to look, e.g. "30m", "1h", "24h"; default "1h".
     pub time_window: Option<String>,
@@ -93,6 +95,7 @@ pub struct ErrorRatesParams {
 
 /// Parameters of `get_resource_metrics`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResourceMetricsParams {
     /// "cpu" (%, default), "memory" (%), "disk" (%) or "network" (Mbit/s).
     pub resource_type: Option<String>,
@@ -104,6 +107,7 @@ pub struct ResourceMetricsParams {
 
 /// Parameters of `get_availability_metrics`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AvailabilityParams {
     /// Exact service name, e.g. "database"; every service when omitted.
     pub service: Option<String>,
@@ -113,6 +117,7 @@ pub struct AvailabilityParams {
 
 /// Parameters of `analyze_trends`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TrendsParams {
     /// One of "response_time", "throughput", "error_rate", "availability", "cpu_usage", "memory_usage",
     /// "disk_usage", "network".

@@ -4,8 +4,8 @@
 use std::cmp::Reverse;
 use std::sync::Arc;
 
+use super::parameters::Parameters;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{ErrorData, schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,7 @@ pub struct RunbooksServer {
 
 /// Parameters of `search_runbooks`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SearchRunbooksParams {
     /// Incident category, e.g. "database", "performance", "memory", "infrastructure" (case-insensitive).
     pub incident_type: Option<String>,
@@ -39,6 +40,7 @@ pub struct SearchRunbooksParams {
 
 /// Parameters of `get_incident_playbook`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PlaybookParams {
     /// Playbook id as listed by search_runbooks, e.g. "PB-DB-CRASHLOOP" (case-insensitive).
     pub playbook_id: String,
@@ -46,6 +48,7 @@ pub struct PlaybookParams {
 
 /// Parameters of `get_troubleshooting_guide`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GuideParams {
     /// Guide category, e.g. "kubernetes", "database", "performance" (case-insensitive).
     pub category: Option<String>,
@@ -55,6 +58,7 @@ pub struct GuideParams {
 
 /// Parameters of `get_escalation_procedures`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EscalationParams {
     /// "low", "medium", "high" or "critical"; every severity when omitted.
     pub severity: Option<String>,
@@ -64,6 +68,7 @@ pub struct EscalationParams {
 
 /// Parameters of `get_common_resolutions`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResolutionsParams {
     /// The issue in a few words, e.g. "connection pool exhausted".
     pub issue: String,
