@@ -249,4 +249,7 @@ pub enum PreferencesFileError {
         #[source]
         source: Box<SaveError>,
     },
+    /// Checking whether any preferences exist before seeding the bundled users failed.
+    #[error("cannot check for existing preferences before seeding the bundled users: {message}")]
+    Seed { message: String },
 }

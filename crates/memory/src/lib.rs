@@ -43,8 +43,8 @@ pub use error::{
 };
 pub use escalation::{EscalationDecision, EscalationType, decide_escalation};
 pub use memory::{
-    Memory, MemoryContext, Operation, OperationObserver, OperationTiming, PreferencesSource,
-    ResolvedPreferences, SaveReceipt, StrategyFailure,
+    BUNDLED_USERS, Memory, MemoryContext, Operation, OperationObserver, OperationTiming,
+    PreferencesSource, ResolvedPreferences, SaveReceipt, StrategyFailure,
 };
 pub use namespace::{Namespace, SessionId, Strategy, UserId};
 pub use preferences::{

@@ -173,6 +173,10 @@ pub struct SaveReceipt {
     pub timing: OperationTiming,
 }
 
+/// The user preferences shipped with sre-agent (`config/users.yaml`): Alice and Carol.
+pub const BUNDLED_USERS: &str = include_str!("../../../config/users.yaml");
+const BUNDLED_USERS_ORIGIN: &str = "config/users.yaml (bundled)";
+
 /// Memory for the investigation flow and the CLI, over any [`MemoryStore`].
 pub struct Memory {
     store: Arc<dyn MemoryStore>,
@@ -403,6 +407,32 @@ impl Memory {
     /// users loaded. Nothing is stored unless the whole file is valid.
     pub async fn load_preferences(&self, path: &Path) -> Result<Vec<UserId>, PreferencesFileError> {
         let file = UsersFile::load(path).await?;
+        self.store_users(file, path).await
+    }
+
+    /// Stores the personas shipped with sre-agent ([`BUNDLED_USERS`]) when no user has preferences yet, so a
+    /// fresh installation personalises reports for them out of the box; returns who was stored (nobody when
+    /// preferences already exist).
+    pub async fn seed_bundled_users(&self) -> Result<Vec<UserId>, PreferencesFileError> {
+        let origin = Path::new(BUNDLED_USERS_ORIGIN);
+        let existing = self
+            .list(Some(Strategy::UserPreferences), None, 1)
+            .await
+            .map_err(|e| PreferencesFileError::Seed {
+                message: e.to_string(),
+            })?;
+        if !existing.is_empty() {
+            return Ok(Vec::new());
+        }
+        let file = UsersFile::parse(BUNDLED_USERS, origin)?;
+        self.store_users(file, origin).await
+    }
+
+    async fn store_users(
+        &self,
+        file: UsersFile,
+        path: &Path,
+    ) -> Result<Vec<UserId>, PreferencesFileError> {
         let mut loaded = Vec::with_capacity(file.users.len());
         for (user, preferences) in file.users {
             self.save_preferences(&user, &preferences)

@@ -13,9 +13,9 @@ use std::{
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use sre_memory::{
-    CacheStats, CommunicationStyle, DeleteSelector, EscalationType, Memory, MemorySettings,
-    MemoryStore, Operation, OperationTiming, PreferencesSource, RecordId, ReportFormat, SessionId,
-    Severity, SqliteStore, StoreError, Strategy, UserId, UserPreferences,
+    CacheStats, CommunicationStyle, DeleteSelector, EscalationType, Memory, MemoryConfig,
+    MemorySettings, MemoryStore, Operation, OperationTiming, PreferencesSource, RecordId,
+    ReportFormat, SessionId, Severity, SqliteStore, StoreError, Strategy, UserId, UserPreferences,
     config::DEFAULT_RETENTION,
     decide_escalation,
     store::{Backend, ListFilter, NewRecord, SearchQuery, StoredRecord},
@@ -325,4 +325,25 @@ async fn a_broken_preferences_file_is_a_clear_error_and_stores_nothing() {
         .unwrap_err()
         .to_string();
     assert!(missing.contains("nope.yaml"), "{missing}");
+}
+
+#[tokio::test]
+async fn the_bundled_users_are_seeded_once_into_an_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = Memory::open(&MemoryConfig::sqlite_in(dir.path()), None)
+        .await
+        .unwrap();
+    let seeded = memory.seed_bundled_users().await.unwrap();
+    let names: Vec<&str> = seeded.iter().map(UserId::as_str).collect();
+    assert_eq!(names, ["Alice", "Carol"]);
+    let carol = memory.preferences(&user("Carol")).await.unwrap();
+    assert!(matches!(carol.source, PreferencesSource::Stored { .. }));
+    assert_eq!(
+        carol.preferences.communication_style,
+        CommunicationStyle::Executive
+    );
+    assert!(
+        memory.seed_bundled_users().await.unwrap().is_empty(),
+        "existing preferences are kept"
+    );
 }
