@@ -1,52 +1,104 @@
-//! The application: turn a validated command line into a running system, run the prompt or the interactive
-//! session, write reports, and flush telemetry before exit.
+//! The application: turn a validated command line into what it asks for — an investigation (one question or
+//! an interactive session), standalone tool servers, an evaluation, or memory management — and flush
+//! telemetry before exit.
 
-use std::{io::Write, path::PathBuf, sync::Arc};
+mod backends;
+mod eval;
+mod investigate;
+mod memory;
 
-use sre_agents::{model::offline::OfflineModel, progress::ProgressSink};
+use std::sync::Arc;
+
+use sre_agents::model::offline::OfflineModel;
+use sre_memory::{Memory, MemoryConfig};
 use sre_telemetry::{TelemetryConfig, TelemetryGuard, convention::AGENT_SERVICE_NAME};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::{
-    cli::Cli,
-    config::AppConfig,
-    console::{Style, render_progress},
+    cli::{BackendsCommand, Cli, Command},
+    config::{AppConfig, MemorySelection},
     error::AppError,
-    investigation::{InvestigationRequest, validate_question},
-    report::InvestigationReport,
     system::{System, SystemOptions},
 };
 
 /// Runs `sre-agent` as the command line asks.
 pub async fn run(cli: Cli) -> Result<(), AppError> {
     let config = AppConfig::from_cli(&cli, std::io::stdin().lock())?;
-    let telemetry = install_telemetry(&config)?;
+    match &cli.command {
+        None => {
+            let telemetry = install_telemetry(&config, AGENT_SERVICE_NAME)?;
+            let result = investigate_with_system(&config, &telemetry).await;
+            flush(telemetry).await;
+            result
+        }
+        Some(Command::Backends(BackendsCommand::Scenarios)) => {
+            backends::scenarios();
+            Ok(())
+        }
+        Some(Command::Backends(BackendsCommand::Serve(args))) => {
+            backends::serve(&config, args).await
+        }
+        Some(Command::Eval(args)) => {
+            let telemetry = install_telemetry(&config, AGENT_SERVICE_NAME)?;
+            let result = eval::run(&config, args).await;
+            flush(telemetry).await;
+            result
+        }
+        Some(Command::Memory(command)) => memory::run(&config, command).await,
+    }
+}
+
+async fn investigate_with_system(
+    config: &AppConfig,
+    telemetry: &TelemetryGuard,
+) -> Result<(), AppError> {
+    let mut options = system_options(config);
+    options.memory = open_memory(config).await?;
+    let system = System::start(options).await?;
+    let result = investigate::run(&system, config, telemetry).await;
+    system.shutdown().await;
+    result
+}
+
+/// The system the command line describes (memory is opened separately).
+fn system_options(config: &AppConfig) -> SystemOptions {
     let mut options = SystemOptions::new(Arc::new(OfflineModel::new()));
     options.investigation_timeout = config.timeout;
     options.data = config.data.clone();
     options.remote = config.remote.clone();
     options.tools.auth = config.backend_auth.clone();
-    let result = match System::start(options).await {
-        Ok(system) => {
-            let result = if config.interactive {
-                interactive(&system, &config, &telemetry).await
-            } else {
-                let question = config.prompt.clone().unwrap_or_default();
-                investigate(&system, &config, &telemetry, &question, Vec::new())
-                    .await
-                    .map(|_| ())
-            };
-            system.shutdown().await;
-            result
-        }
-        Err(e) => Err(e),
-    };
-    flush(telemetry).await;
-    result
+    options
 }
 
-fn install_telemetry(config: &AppConfig) -> Result<TelemetryGuard, AppError> {
-    let mut telemetry = TelemetryConfig::new(AGENT_SERVICE_NAME, Some(config.trace_file()));
+/// Opens the configured memory, seeding the bundled user preferences into an empty store.
+async fn open_memory(config: &AppConfig) -> Result<Option<Arc<Memory>>, AppError> {
+    let mut memory_config = match &config.memory {
+        MemorySelection::Off => return Ok(None),
+        MemorySelection::Sqlite => MemoryConfig::sqlite_in(&config.data_dir),
+        MemorySelection::AgentCore(id) => MemoryConfig::agentcore(id.clone()),
+    };
+    memory_config.retention = config.memory_retention;
+    let aws = match &config.memory {
+        MemorySelection::AgentCore(_) => Some(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .load()
+                .await,
+        ),
+        _ => None,
+    };
+    let memory = Memory::open(&memory_config, aws.as_ref())
+        .await
+        .map_err(|e| AppError::Startup {
+            what: "memory".into(),
+            message: e.to_string(),
+        })?;
+    if let Err(e) = memory.seed_bundled_users().await {
+        tracing::warn!("could not seed the bundled user preferences: {e}");
+    }
+    Ok(Some(Arc::new(memory)))
+}
+
+fn install_telemetry(config: &AppConfig, service_name: &str) -> Result<TelemetryGuard, AppError> {
+    let mut telemetry = TelemetryConfig::new(service_name, Some(config.trace_file()));
     telemetry.environment = config.environment.clone();
     telemetry.console = config.debug;
     // rmcp logs every stateless request at info; our own crates are the interesting part.
@@ -62,146 +114,4 @@ fn install_telemetry(config: &AppConfig) -> Result<TelemetryGuard, AppError> {
 /// Exports every pending span; the exporters block, so this runs off the async workers.
 async fn flush(telemetry: TelemetryGuard) {
     let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
-}
-
-/// One investigation with live progress; prints and saves the report.
-async fn investigate(
-    system: &System,
-    config: &AppConfig,
-    telemetry: &TelemetryGuard,
-    question: &str,
-    history: Vec<String>,
-) -> Result<InvestigationReport, AppError> {
-    let style = Style::detect();
-    eprintln!("{} {}", style.bold("Investigating:"), question.trim());
-    let (progress, events) = ProgressSink::channel();
-    let renderer = tokio::spawn(render_progress(events));
-    let request = InvestigationRequest {
-        question: question.to_owned(),
-        user_id: config.user_id.clone(),
-        session_id: config.session_id.clone(),
-        history,
-        progress,
-    };
-    let result = system.investigate(request).await;
-    // The sink is dropped with the request, which ends the renderer.
-    let _ = renderer.await;
-    let report = result?;
-
-    let markdown = report.to_markdown();
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "\n{markdown}");
-    }
-    if config.save_report {
-        let path = save(&config.output_dir, &report.file_name(), &markdown)?;
-        eprintln!("{} {}", style.bold("Report saved to"), path.display());
-    }
-    // Spans of this investigation are exported before we point at them.
-    let flushed = {
-        let guard_flush = tokio::task::block_in_place(|| telemetry.flush());
-        guard_flush.is_ok()
-    };
-    if let (Some(hex), Some(xray)) = (&report.trace_id, report.xray_trace_id()) {
-        eprintln!("{} {hex} (X-Ray {xray})", style.bold("Trace ID:"));
-    }
-    if let Some(file) = telemetry.trace_file() {
-        let note = if flushed { "" } else { " (flush pending)" };
-        eprintln!(
-            "{} {}{note}",
-            style.bold("Spans written to"),
-            file.display()
-        );
-    }
-    Ok(report)
-}
-
-fn save(dir: &std::path::Path, name: &str, markdown: &str) -> Result<PathBuf, AppError> {
-    let write_err = |path: &std::path::Path, source| AppError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
-    let path = dir.join(name);
-    std::fs::write(&path, markdown).map_err(|e| write_err(&path, e))?;
-    Ok(path)
-}
-
-const HELP: &str = "\
-Ask a question about the incident, or use a command:
-  /help      show this help
-  /agents    list the specialist agents
-  /history   show the questions of this session and their root causes
-  /clear     forget the session history
-  /exit      leave (also /quit or Ctrl-D)";
-
-/// A multi-turn session: each question is an investigation that sees the earlier turns.
-async fn interactive(
-    system: &System,
-    config: &AppConfig,
-    telemetry: &TelemetryGuard,
-) -> Result<(), AppError> {
-    let style = Style::detect();
-    eprintln!(
-        "{} session {} as {}. Type /help for commands.",
-        style.bold("sre-agent"),
-        config.session_id,
-        config.user_id
-    );
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    let mut history: Vec<String> = Vec::new();
-    loop {
-        eprint!("{} ", style.bold("sre>"));
-        let _ = std::io::stderr().flush();
-        let line = match lines.next_line().await {
-            Ok(Some(line)) => line,
-            Ok(None) => break,
-            Err(e) => {
-                return Err(AppError::Usage(format!(
-                    "cannot read the next question from stdin: {e}"
-                )));
-            }
-        };
-        let input = line.trim();
-        match input {
-            "" => continue,
-            "/exit" | "/quit" => break,
-            "/help" => eprintln!("{HELP}"),
-            "/agents" => {
-                for kind in sre_agents::protocol::AgentKind::ALL {
-                    eprintln!(
-                        "  {:<11} tools from {}",
-                        kind.as_str(),
-                        crate::system::domain_of(kind).service_name()
-                    );
-                }
-            }
-            "/history" if history.is_empty() => eprintln!("  (no questions yet)"),
-            "/history" => {
-                for (i, turn) in history.iter().enumerate() {
-                    eprintln!("  {}. {turn}", i + 1);
-                }
-            }
-            "/clear" => {
-                history.clear();
-                eprintln!("  history cleared");
-            }
-            command if command.starts_with('/') => {
-                eprintln!("unknown command {command}; type /help")
-            }
-            question => {
-                if let Err(e) = validate_question(question) {
-                    eprintln!("{} {e}", style.red("error:"));
-                    continue;
-                }
-                match investigate(system, config, telemetry, question, history.clone()).await {
-                    Ok(report) => {
-                        history.push(format!("{} → {}", question, report.assessment.root_cause))
-                    }
-                    Err(e) => eprintln!("{} {e}", style.red("error:")),
-                }
-            }
-        }
-    }
-    Ok(())
 }

@@ -1,14 +1,14 @@
 //! The command line of `sre-agent`.
 
-use std::{path::PathBuf, time::Duration};
+use std::{net::IpAddr, path::PathBuf, time::Duration};
 
-use clap::{Parser, ValueEnum};
-
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use sre_mcp_backends::domain::Domain;
 
 use crate::config::{
     DEFAULT_USER_ID, ENV_BACKEND_API_KEY, ENV_BACKEND_TOKEN, ENV_BACKEND_URLS, ENV_DATASET_DIR,
-    ENV_LLM_PROVIDER, ENV_OTEL_DEBUG, ENV_SCENARIO, ENV_SRE_DATA_DIR, ENV_USER_ID,
+    ENV_LLM_PROVIDER, ENV_MEMORY, ENV_MEMORY_ID, ENV_MEMORY_RETENTION, ENV_OTEL_DEBUG,
+    ENV_SCENARIO, ENV_SRE_DATA_DIR, ENV_USER_ID,
 };
 
 /// Investigate production incidents with a team of AI agents, observable end to end.
@@ -20,6 +20,9 @@ use crate::config::{
 #[derive(Debug, Parser)]
 #[command(name = "sre-agent", version, about, long_about, after_help = EXAMPLES)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The question to investigate, e.g. "Why are the database pods crash looping in production?"; `-` reads it
     /// from stdin.
     #[arg(short, long, visible_alias = "query", value_name = "TEXT")]
@@ -29,6 +32,13 @@ pub struct Cli {
     #[arg(short, long, conflicts_with = "prompt")]
     pub interactive: bool,
 
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
     /// User the investigation runs as.
     #[arg(long, env = ENV_USER_ID, default_value = DEFAULT_USER_ID, value_name = "ID", global = true)]
     pub user_id: String,
@@ -53,7 +63,8 @@ pub struct Cli {
     #[arg(long, env = ENV_OTEL_DEBUG, global = true)]
     pub debug: bool,
 
-    /// Directory for traces and local state [default: the per-user data directory, e.g. ~/.local/share/sre-agent].
+    /// Directory for traces, memory and other local state [default: the per-user data directory, e.g.
+    /// ~/.local/share/sre-agent].
     #[arg(long, env = ENV_SRE_DATA_DIR, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 
@@ -61,7 +72,7 @@ pub struct Cli {
     #[arg(long, default_value = "2m", value_parser = humantime_duration, value_name = "DURATION", global = true)]
     pub timeout: Duration,
 
-    /// Bundled incident scenario the in-process tool servers serve (`sre-agent backends scenarios` lists them).
+    /// Bundled incident scenario the tool servers serve (`sre-agent backends scenarios` lists them).
     #[arg(long, env = ENV_SCENARIO, value_name = "NAME", global = true, conflicts_with = "dataset_dir")]
     pub scenario: Option<String>,
 
@@ -75,14 +86,151 @@ pub struct Cli {
           value_name = "DOMAIN=URL", global = true)]
     pub backend_urls: Vec<(Domain, String)>,
 
-    /// API key sent as `X-API-Key` to the --backend-url servers.
+    /// API key (`X-API-Key`) the tool servers require: sent to --backend-url servers, and demanded by
+    /// `backends serve`.
     #[arg(long, env = ENV_BACKEND_API_KEY, value_name = "KEY", global = true, hide_env_values = true,
           conflicts_with = "backend_token")]
     pub backend_api_key: Option<String>,
 
-    /// Bearer token sent to the --backend-url servers (for OAuth2 client credentials see the README).
+    /// Bearer token the tool servers require: sent to --backend-url servers, and demanded by `backends serve`
+    /// (for OAuth2 client credentials see the README).
     #[arg(long, env = ENV_BACKEND_TOKEN, value_name = "TOKEN", global = true, hide_env_values = true)]
     pub backend_token: Option<String>,
+
+    /// Where memory lives: a SQLite file in the data directory, AgentCore Memory, or nowhere.
+    #[arg(long, env = ENV_MEMORY, value_enum, global = true)]
+    pub memory: Option<MemoryBackend>,
+
+    /// AgentCore Memory id (implies --memory agentcore).
+    #[arg(long, env = ENV_MEMORY_ID, value_name = "ID", global = true)]
+    pub memory_id: Option<String>,
+
+    /// How long memory keeps records (e.g. 90d).
+    #[arg(long, env = ENV_MEMORY_RETENTION, default_value = "90d", value_parser = humantime_duration,
+          value_name = "DURATION", global = true)]
+    pub memory_retention: Duration,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the MCP tool servers as their own processes, or list the bundled scenarios.
+    #[command(subcommand)]
+    Backends(BackendsCommand),
+    /// Investigate every question of scenarios and score the reports against their expected.json.
+    Eval(EvalArgs),
+    /// Manage memory: load user preferences, list and delete records.
+    #[command(subcommand)]
+    Memory(MemoryCommand),
+}
+
+/// `sre-agent backends …`
+#[derive(Debug, Subcommand)]
+pub enum BackendsCommand {
+    /// Serve tool servers until SIGTERM or Ctrl-C (k8s on --port-base, logs +1, metrics +2, runbooks +3).
+    Serve(ServeArgs),
+    /// List the bundled scenarios.
+    Scenarios,
+}
+
+/// `sre-agent backends serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Which tool server to run.
+    #[arg(long, value_enum, default_value_t = DomainChoice::All)]
+    pub domain: DomainChoice,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port of the k8s server; logs, metrics and runbooks take the next three.
+    #[arg(long, default_value_t = 8011)]
+    pub port_base: u16,
+    /// Host name clients may use besides loopback names (repeatable; `*` allows any) — needed behind a
+    /// gateway or when listening on a non-loopback address.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+}
+
+/// A domain or all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DomainChoice {
+    K8s,
+    Logs,
+    Metrics,
+    Runbooks,
+    All,
+}
+
+impl DomainChoice {
+    /// The domains chosen.
+    pub fn domains(self) -> Vec<Domain> {
+        match self {
+            DomainChoice::K8s => vec![Domain::K8s],
+            DomainChoice::Logs => vec![Domain::Logs],
+            DomainChoice::Metrics => vec![Domain::Metrics],
+            DomainChoice::Runbooks => vec![Domain::Runbooks],
+            DomainChoice::All => Domain::ALL.to_vec(),
+        }
+    }
+}
+
+/// `sre-agent eval`
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Exit non-zero when any question scores below this (0..=1; each of root-cause recall, impact recall,
+    /// severity match and no fabricated names counts a quarter).
+    #[arg(long, default_value_t = 1.0)]
+    pub min_score: f64,
+}
+
+/// `sre-agent memory …`
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+    /// Store user preferences from a YAML file (default: the bundled config/users.yaml).
+    LoadPreferences {
+        /// The file (schema in config/users.yaml).
+        file: Option<PathBuf>,
+    },
+    /// List records, newest first.
+    List {
+        /// Only this strategy.
+        #[arg(long, value_enum)]
+        strategy: Option<StrategyArg>,
+        /// Only this user's records.
+        #[arg(long = "user", value_name = "ID")]
+        user: Option<String>,
+        /// At most this many records.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Delete one record (--id) or a user's records (--user, optionally one --strategy).
+    Delete {
+        #[arg(long, value_name = "RECORD_ID", required_unless_present = "user")]
+        id: Option<String>,
+        #[arg(long = "user", value_name = "ID")]
+        user: Option<String>,
+        #[arg(long, value_enum, requires = "user")]
+        strategy: Option<StrategyArg>,
+    },
+}
+
+/// A memory strategy on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    Preferences,
+    Knowledge,
+    Investigations,
+}
+
+/// Where memory lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MemoryBackend {
+    /// A SQLite file in the data directory (default).
+    Sqlite,
+    /// Amazon Bedrock AgentCore Memory (needs --memory-id and AWS credentials).
+    Agentcore,
+    /// No memory: neutral reports, no escalation, nothing remembered.
+    Off,
 }
 
 /// Reasoning providers.
@@ -126,12 +274,15 @@ fn backend_url(text: &str) -> Result<(Domain, String), String> {
 }
 
 fn humantime_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 90s, 2m, 1h)"))
+    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 90s, 2m, 1h, 90d)"))
 }
 
 const EXAMPLES: &str = "\
 Examples:
   sre-agent --prompt \"Why are the database pods crash looping in production?\"
-  USER_ID=Alice sre-agent --prompt \"API response times have degraded 3x in the last hour\"
+  USER_ID=Carol sre-agent --scenario api-latency-regression --prompt \"API response times have degraded 3x in the last hour\"
   sre-agent --interactive
-  sre-agent --debug --prompt \"Check cluster health\"";
+  sre-agent backends serve --domain k8s            # one tool server on 127.0.0.1:8011
+  sre-agent --backend-url k8s=http://127.0.0.1:8011/mcp --prompt \"Check cluster health\"
+  sre-agent eval                                   # score every bundled scenario
+  sre-agent memory list --user Alice";

@@ -4,15 +4,14 @@
 use std::{collections::HashMap, io::Read, path::PathBuf, time::Duration};
 
 use sre_agents::tool_client::{BackendAuth, ClientCredentials};
-use sre_mcp_backends::domain::Domain;
+use sre_mcp_backends::{DatasetSource, domain::Domain};
 
 use sre_memory::{SessionId, UserId};
 
 use crate::{
-    cli::{Cli, Provider},
+    cli::{Cli, GlobalArgs, MemoryBackend, Provider},
     error::AppError,
     investigation::{MAX_QUESTION_BYTES, validate_question},
-    system::DataSource,
 };
 
 /// Directory for traces and other local state (default: the per-user data directory).
@@ -43,6 +42,12 @@ pub const ENV_GATEWAY_CLIENT_ID: &str = "SRE_GATEWAY_CLIENT_ID";
 pub const ENV_GATEWAY_CLIENT_SECRET: &str = "SRE_GATEWAY_CLIENT_SECRET";
 /// OAuth2 scope to request (optional).
 pub const ENV_GATEWAY_SCOPE: &str = "SRE_GATEWAY_SCOPE";
+/// Where memory lives: sqlite, agentcore or off.
+pub const ENV_MEMORY: &str = "SRE_MEMORY";
+/// AgentCore Memory id.
+pub const ENV_MEMORY_ID: &str = "SRE_MEMORY_ID";
+/// How long memory keeps records.
+pub const ENV_MEMORY_RETENTION: &str = "SRE_MEMORY_RETENTION";
 
 /// Most bytes read from stdin for `--prompt -` (anything larger is refused without being held in memory).
 pub const MAX_STDIN_PROMPT: u64 = 8 * 1024 * 1024;
@@ -63,16 +68,31 @@ pub struct AppConfig {
     pub environment: String,
     pub prompt: Option<String>,
     pub interactive: bool,
-    pub data: DataSource,
+    pub data: DatasetSource,
+    /// `--scenario` or `--dataset-dir` was given (else `data` is the default scenario).
+    pub scenario_chosen: bool,
     pub remote: HashMap<Domain, String>,
     pub backend_auth: Option<BackendAuth>,
+    pub memory: MemorySelection,
+    pub memory_retention: Duration,
+}
+
+/// Which memory to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemorySelection {
+    Off,
+    /// A SQLite file in the data directory.
+    Sqlite,
+    /// AgentCore Memory with this id.
+    AgentCore(String),
 }
 
 impl AppConfig {
     /// Validates the command line. Usage problems become [`AppError::Usage`] (exit code 2). `--prompt -`
-    /// reads the question from `stdin`.
+    /// reads the question from `stdin`. A question (or `--interactive`) is required only without a subcommand.
     pub fn from_cli(cli: &Cli, stdin: impl Read) -> Result<Self, AppError> {
-        match cli.provider {
+        let g = &cli.global;
+        match g.provider {
             Provider::Offline => {}
             other => {
                 return Err(AppError::Usage(format!(
@@ -82,7 +102,12 @@ impl AppConfig {
                 )));
             }
         }
-        if cli.prompt.is_none() && !cli.interactive {
+        if cli.command.is_some() && (cli.prompt.is_some() || cli.interactive) {
+            return Err(AppError::Usage(
+                "--prompt and --interactive start an investigation; they cannot be combined with a subcommand".into(),
+            ));
+        }
+        if cli.command.is_none() && cli.prompt.is_none() && !cli.interactive {
             return Err(AppError::Usage(
                 "nothing to investigate: give --prompt \"<question>\" or start a session with --interactive (see --help)".into(),
             ));
@@ -95,8 +120,8 @@ impl AppConfig {
             validate_question(prompt).map_err(|e| AppError::Usage(format!("--prompt: {e}")))?;
         }
         let user_id =
-            UserId::parse(&cli.user_id).map_err(|e| AppError::Usage(format!("--user-id: {e}")))?;
-        let session_id = match &cli.session_id {
+            UserId::parse(&g.user_id).map_err(|e| AppError::Usage(format!("--user-id: {e}")))?;
+        let session_id = match &g.session_id {
             Some(s) => {
                 SessionId::parse(s).map_err(|e| AppError::Usage(format!("--session-id: {e}")))?
             }
@@ -106,17 +131,17 @@ impl AppConfig {
             ))
             .map_err(|e| AppError::Usage(e.to_string()))?,
         };
-        if cli.timeout.is_zero() {
+        if g.timeout.is_zero() {
             return Err(AppError::Usage("--timeout must be longer than zero".into()));
         }
-        let data = match (&cli.scenario, &cli.dataset_dir) {
+        let data = match (&g.scenario, &g.dataset_dir) {
             (_, Some(dir)) if !dir.is_dir() => {
                 return Err(AppError::Usage(format!(
                     "--dataset-dir {}: no such directory",
                     dir.display()
                 )));
             }
-            (_, Some(dir)) => DataSource::Dir(dir.clone()),
+            (_, Some(dir)) => DatasetSource::Dir(dir.clone()),
             (Some(name), None)
                 if !sre_mcp_backends::scenario::bundled_names().contains(&name.as_str()) =>
             {
@@ -125,22 +150,42 @@ impl AppConfig {
                     sre_mcp_backends::scenario::bundled_names().join(", ")
                 )));
             }
-            (Some(name), None) => DataSource::Bundled(name.clone()),
-            (None, None) => DataSource::default(),
+            (Some(name), None) => DatasetSource::Bundled(name.clone()),
+            (None, None) => DatasetSource::default(),
         };
-        let remote: HashMap<Domain, String> = cli.backend_urls.iter().cloned().collect();
-        let backend_auth = backend_auth(cli, |key| std::env::var(key).ok())?;
+        let remote: HashMap<Domain, String> = g.backend_urls.iter().cloned().collect();
+        let backend_auth = backend_auth(g, |key| std::env::var(key).ok())?;
+        let memory = match (g.memory, &g.memory_id) {
+            (Some(MemoryBackend::Off), _) => MemorySelection::Off,
+            (Some(MemoryBackend::Sqlite), Some(_)) => {
+                return Err(AppError::Usage(
+                    "--memory-id is for --memory agentcore, not sqlite".into(),
+                ));
+            }
+            (Some(MemoryBackend::Sqlite), None) | (None, None) => MemorySelection::Sqlite,
+            (Some(MemoryBackend::Agentcore) | None, Some(id)) => {
+                MemorySelection::AgentCore(id.clone())
+            }
+            (Some(MemoryBackend::Agentcore), None) => {
+                return Err(AppError::Usage(format!(
+                    "--memory agentcore needs the memory id: --memory-id ID or {ENV_MEMORY_ID}"
+                )));
+            }
+        };
         Ok(Self {
             data,
             remote,
             backend_auth,
-            data_dir: cli.data_dir.clone().unwrap_or_else(default_data_dir),
-            output_dir: cli.output_dir.clone(),
-            save_report: !cli.no_markdown,
+            memory,
+            memory_retention: g.memory_retention,
+            scenario_chosen: g.scenario.is_some() || g.dataset_dir.is_some(),
+            data_dir: g.data_dir.clone().unwrap_or_else(default_data_dir),
+            output_dir: g.output_dir.clone(),
+            save_report: !g.no_markdown,
             user_id,
             session_id,
-            debug: cli.debug,
-            timeout: cli.timeout,
+            debug: g.debug,
+            timeout: g.timeout,
             environment: std::env::var(ENV_ENVIRONMENT).unwrap_or_else(|_| "local".to_owned()),
             prompt,
             interactive: cli.interactive,
@@ -156,13 +201,13 @@ impl AppConfig {
 /// Credentials for remote tool servers: an API key, a bearer token, or OAuth2 client credentials from the
 /// `SRE_GATEWAY_*` variables (secrets stay out of the command line).
 fn backend_auth(
-    cli: &Cli,
+    g: &GlobalArgs,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<BackendAuth>, AppError> {
-    if let Some(key) = &cli.backend_api_key {
+    if let Some(key) = &g.backend_api_key {
         return Ok(Some(BackendAuth::ApiKey(key.clone())));
     }
-    if let Some(token) = &cli.backend_token {
+    if let Some(token) = &g.backend_token {
         return Ok(Some(BackendAuth::Bearer(token.clone())));
     }
     let Some(token_url) = env(ENV_GATEWAY_TOKEN_URL) else {

@@ -12,7 +12,7 @@ use sre_agents::{
     protocol::{AgentError, AgentKind, AgentOutcome, AgentTask, Envelope},
     specialist::SpecialistMsg,
 };
-use sre_memory::{SessionId, UserId};
+use sre_memory::{KnowledgeKind, Memory, MemoryContext, SessionId, UserId};
 use sre_telemetry::{convention::attr, span};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -20,6 +20,8 @@ use tracing::Instrument;
 use crate::{
     aggregation,
     error::InvestigationError,
+    knowledge,
+    personalization::Personalization,
     report::{AgentSection, InvestigationReport},
     routing,
     supervisor::{InvestigationReply, SupervisorMsg},
@@ -62,6 +64,7 @@ pub fn validate_question(question: &str) -> Result<(), InvestigationError> {
 pub(crate) async fn run_investigation(
     supervisor: ActorRef<SupervisorMsg>,
     model: Arc<dyn ChatModel>,
+    memory: Option<Arc<Memory>>,
     envelope: Envelope<InvestigationRequest>,
     cancel: CancellationToken,
 ) -> InvestigationReply {
@@ -80,10 +83,20 @@ pub(crate) async fn run_investigation(
         let started_at = Utc::now();
         let started = std::time::Instant::now();
 
-        let context = {
-            let _analyze = span::analyze_query().entered();
-            analyze_query(request)
+        // Memory is read concurrently (three strategies) inside the analysis step.
+        let recalled = match &memory {
+            Some(memory) => Some(
+                memory
+                    .retrieve_context(&request.user_id, &request.session_id, &request.question)
+                    .instrument(span::analyze_query())
+                    .await,
+            ),
+            None => {
+                let _analyze = span::analyze_query().entered();
+                None
+            }
         };
+        let context = analyze_query(request, recalled.as_ref());
 
         let mut supervisor_usage = TokenUsage::default();
         let plan = {
@@ -121,7 +134,7 @@ pub(crate) async fn run_investigation(
                 specialist_deadline,
                 AgentTask {
                     question: request.question.clone(),
-                    context: context.clone(),
+                    context: context_for(kind, request, recalled.as_ref()),
                     progress: request.progress.clone(),
                 },
             );
@@ -177,6 +190,31 @@ pub(crate) async fn run_investigation(
             if partial { "partial" } else { "complete" },
         );
 
+        let personalization =
+            Personalization::decide(recalled.as_ref(), assessment.severity, Utc::now());
+        if personalization.escalation.escalate {
+            let escalation = &personalization.escalation;
+            let escalate_span = span::escalate(escalation.escalation_type.as_str());
+            span::add_event(
+                &escalate_span,
+                "escalation.decided",
+                &[
+                    ("contacts", escalation.contacts.join(", ")),
+                    ("channels", escalation.channels.join(", ")),
+                    ("reason", escalation.reason.clone()),
+                ],
+            );
+        }
+        if let Some(memory) = &memory {
+            let learned = Learned {
+                assessment: &assessment,
+                sections: &sections,
+                trace_id: trace_id.as_deref(),
+                started_at,
+            };
+            remember(memory, request, id.as_str(), learned).await;
+        }
+
         Ok(InvestigationReport {
             id: id.clone(),
             question: request.question.clone(),
@@ -191,13 +229,22 @@ pub(crate) async fn run_investigation(
             agents: sections,
             partial,
             supervisor_usage,
+            personalization,
         })
     };
     run.instrument(root).await
 }
 
-/// What the supervisor knows before routing: earlier turns of the session. (Memory adds more here.)
-fn analyze_query(request: &InvestigationRequest) -> Vec<String> {
+/// What the supervisor knows before routing: earlier turns of the session and everything memory recalled.
+fn analyze_query(request: &InvestigationRequest, recalled: Option<&MemoryContext>) -> Vec<String> {
+    let mut context = session_turns(request);
+    if let Some(recalled) = recalled {
+        context.extend(recalled.prompt_lines());
+    }
+    context
+}
+
+fn session_turns(request: &InvestigationRequest) -> Vec<String> {
     request
         .history
         .iter()
@@ -206,6 +253,77 @@ fn analyze_query(request: &InvestigationRequest) -> Vec<String> {
         .rev()
         .map(|turn| format!("Earlier in this session: {turn}"))
         .collect()
+}
+
+/// What one specialist is told: the session's turns, and the remembered knowledge of its domain —
+/// dependencies for the logs and Kubernetes agents, configuration for Kubernetes, baselines for metrics —
+/// plus what that agent itself established before. Runbooks get past investigations (their fixes).
+fn context_for(
+    kind: AgentKind,
+    request: &InvestigationRequest,
+    recalled: Option<&MemoryContext>,
+) -> Vec<String> {
+    let mut context = session_turns(request);
+    let Some(recalled) = recalled else {
+        return context;
+    };
+    for record in &recalled.knowledge {
+        let fact = &record.body;
+        let relevant = fact.source_agent == kind.service_name()
+            || match fact.kind {
+                KnowledgeKind::Dependency => {
+                    matches!(kind, AgentKind::Logs | AgentKind::Kubernetes)
+                }
+                KnowledgeKind::Config => kind == AgentKind::Kubernetes,
+                KnowledgeKind::Baseline => kind == AgentKind::Metrics,
+                KnowledgeKind::Pattern => true,
+            };
+        if relevant {
+            context.push(format!("Known infrastructure: {}", fact.describe()));
+        }
+    }
+    if kind == AgentKind::Runbooks {
+        context.extend(
+            recalled
+                .investigations
+                .iter()
+                .map(|i| format!("Past investigation: {}", i.body.describe())),
+        );
+    }
+    context
+}
+
+/// What an investigation produced that memory keeps.
+struct Learned<'a> {
+    assessment: &'a sre_agents::finding::Assessment,
+    sections: &'a [AgentSection],
+    trace_id: Option<&'a str>,
+    started_at: chrono::DateTime<Utc>,
+}
+
+/// Saves the investigation and the facts it established. A failure is logged and costs only the memory.
+async fn remember(memory: &Memory, request: &InvestigationRequest, id: &str, learned: Learned<'_>) {
+    let Learned {
+        assessment,
+        sections,
+        trace_id,
+        started_at,
+    } = learned;
+    let summary = knowledge::summary(id, &request.question, assessment, trace_id, started_at);
+    if let Err(e) = memory
+        .save_investigation(&request.user_id, &request.session_id, &summary)
+        .await
+    {
+        tracing::warn!("could not save investigation {id} to memory: {e}");
+    }
+    let facts = knowledge::facts(sections, id);
+    if !facts.is_empty()
+        && let Err(e) = memory
+            .save_knowledge(&request.user_id, &request.session_id, &facts)
+            .await
+    {
+        tracing::warn!("could not save what investigation {id} learned to memory: {e}");
+    }
 }
 
 /// Asks one specialist and waits for its reply within the envelope's deadline.

@@ -2,6 +2,7 @@
 
 use std::{fmt::Write as _, time::Duration};
 
+use crate::personalization::Personalization;
 use chrono::{DateTime, Utc};
 use sre_agents::{
     finding::{Assessment, Finding, FindingKind, RoutePlan},
@@ -36,6 +37,8 @@ pub struct InvestigationReport {
     pub partial: bool,
     /// Tokens of the supervisor's own model calls (routing and the assessment).
     pub supervisor_usage: TokenUsage,
+    /// The reader's preferences, the escalation, and what memory recalled.
+    pub personalization: Personalization,
 }
 
 impl InvestigationReport {
@@ -91,8 +94,144 @@ impl InvestigationReport {
         )
     }
 
-    /// The report as Markdown.
+    /// The report as Markdown, shaped for its reader: a business-impact brief for executive readers, the
+    /// technical report with evidence and troubleshooting steps for everyone else. Both rest on the same
+    /// findings.
     pub fn to_markdown(&self) -> String {
+        if self.personalization.is_executive() {
+            self.executive_brief()
+        } else {
+            self.technical_report()
+        }
+    }
+
+    /// The executive brief: severity, business impact, what happened, what happens next, escalation.
+    fn executive_brief(&self) -> String {
+        let mut md = String::new();
+        let a = &self.assessment;
+        let p = &self.personalization;
+        let local = self.started_at.with_timezone(&p.preferences.timezone);
+        let _ = writeln!(md, "# Incident brief\n");
+        let _ = writeln!(md, "**Question:** {}\n", one_line(&self.question));
+        let _ = writeln!(
+            md,
+            "**For:** {} · **Date:** {} · **Investigation:** `{}`\n",
+            self.user_id,
+            local.format("%Y-%m-%d %H:%M %Z"),
+            self.id
+        );
+        if let Some(note) = &p.note {
+            let _ = writeln!(md, "> {}\n", one_line(note));
+        }
+        let _ = writeln!(md, "## Business impact\n");
+        let _ = writeln!(md, "- **Severity:** {}", a.severity.as_str().to_uppercase());
+        if a.impacted_services.is_empty() {
+            let _ = writeln!(
+                md,
+                "- **Services affected:** none beyond the failing component"
+            );
+        } else {
+            let _ = writeln!(
+                md,
+                "- **Services affected:** {}",
+                a.impacted_services.join(", ")
+            );
+            for effect in self.effects_on_impacted() {
+                let _ = writeln!(md, "  - {effect}");
+            }
+        }
+        if self.partial {
+            let _ = writeln!(
+                md,
+                "- **Confidence:** partial — some systems could not be checked"
+            );
+        }
+        let _ = writeln!(md, "\n## What happened\n");
+        let _ = writeln!(md, "{}\n", one_line(first_sentence(&a.root_cause)));
+        let _ = writeln!(md, "{}\n", one_line(&a.summary));
+        if !a.next_steps.is_empty() {
+            let _ = writeln!(md, "## What happens next\n");
+            for (i, step) in a.next_steps.iter().take(3).enumerate() {
+                let _ = writeln!(md, "{}. {}", i + 1, one_line(step));
+            }
+            md.push('\n');
+        }
+        self.render_escalation(&mut md);
+        if let Some(hex) = &self.trace_id {
+            let _ = writeln!(
+                md,
+                "---\n_Technical details: trace `{hex}`, {} findings from {} specialists._",
+                self.finding_count(),
+                self.agents.len()
+            );
+        }
+        md
+    }
+
+    fn finding_count(&self) -> usize {
+        self.agents
+            .iter()
+            .filter_map(|s| s.result.as_ref().ok())
+            .map(|r| r.findings.len())
+            .sum()
+    }
+
+    /// The clearest measured effect on each impacted service, one clause each.
+    fn effects_on_impacted(&self) -> Vec<String> {
+        let findings: Vec<&Finding> = self
+            .agents
+            .iter()
+            .filter_map(|s| s.result.as_ref().ok())
+            .flat_map(|r| r.findings.iter())
+            .collect();
+        self.assessment
+            .impacted_services
+            .iter()
+            .filter_map(|service| {
+                findings
+                    .iter()
+                    .filter(|f| &f.subject.name == service && f.kind.is_problem())
+                    .max_by_key(|f| (f.severity, is_measured(f.kind)))
+                    .map(|f| first_clause(&f.summary))
+            })
+            .collect()
+    }
+
+    fn render_escalation(&self, md: &mut String) {
+        let e = &self.personalization.escalation;
+        let zone = self.personalization.preferences.timezone;
+        let at = e
+            .escalate_at
+            .map(|t| t.with_timezone(&zone).format("%H:%M %Z").to_string());
+        let _ = writeln!(md, "## Escalation\n");
+        if e.escalate {
+            let _ = writeln!(
+                md,
+                "- **Escalated** to {}{} — {}.",
+                e.contacts.join(", "),
+                at.map(|at| format!(", to be engaged by {at}"))
+                    .unwrap_or_default(),
+                e.reason
+            );
+        } else if !e.contacts.is_empty() {
+            let _ = writeln!(
+                md,
+                "- **Scheduled:** if still unresolved{}, escalate to {}.",
+                at.map(|at| format!(" at {at}")).unwrap_or_default(),
+                e.contacts.join(", ")
+            );
+        } else {
+            let _ = writeln!(md, "- Not escalated: {}.", e.reason);
+        }
+        if !e.channels.is_empty() {
+            let _ = writeln!(md, "- **Notify:** {}", e.channels.join(", "));
+        }
+        md.push('\n');
+    }
+
+    /// The technical report: every finding with its evidence, runbook and troubleshooting steps, gaps, memory
+    /// and timings.
+    fn technical_report(&self) -> String {
         let mut md = String::new();
         let a = &self.assessment;
         let _ = writeln!(md, "# SRE Investigation Report\n");
@@ -113,6 +252,9 @@ impl InvestigationReport {
                 md,
                 "> **Partial investigation:** some data could not be checked (see below).\n"
             );
+        }
+        if let Some(note) = &self.personalization.note {
+            let _ = writeln!(md, "> {}\n", one_line(note));
         }
 
         let _ = writeln!(md, "## Executive summary\n");
@@ -139,6 +281,8 @@ impl InvestigationReport {
             }
             md.push('\n');
         }
+
+        self.render_escalation(&mut md);
 
         let _ = writeln!(md, "## Key findings\n");
         for section in &self.agents {
@@ -168,6 +312,14 @@ impl InvestigationReport {
             let _ = writeln!(md, "## What could not be checked\n");
             for gap in gaps {
                 let _ = writeln!(md, "- {}", one_line(&gap));
+            }
+            md.push('\n');
+        }
+
+        if !self.personalization.recalled.is_empty() {
+            let _ = writeln!(md, "## Memory\n");
+            for line in &self.personalization.recalled {
+                let _ = writeln!(md, "- {}", one_line(line));
             }
             md.push('\n');
         }
@@ -260,6 +412,36 @@ fn render_agent(md: &mut String, section: &AgentSection) {
         }
     }
     md.push('\n');
+}
+
+/// Measured effects (metrics) rank above log volume when choosing what to show an executive.
+fn is_measured(kind: FindingKind) -> bool {
+    matches!(
+        kind,
+        FindingKind::ErrorRateAnomaly
+            | FindingKind::AvailabilityDrop
+            | FindingKind::LatencyAnomaly
+            | FindingKind::ResourceSaturation
+            | FindingKind::TrafficAnomaly
+    )
+}
+
+/// Text up to the end of its first sentence.
+fn first_sentence(text: &str) -> &str {
+    match text.find(". ") {
+        Some(end) => &text[..=end],
+        None => text,
+    }
+}
+
+/// Text up to the first `;` or sentence end, without the final period.
+fn first_clause(text: &str) -> String {
+    let end = [text.find("; "), text.find(". ")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(text.len());
+    text[..end].trim().trim_end_matches('.').to_owned()
 }
 
 fn code_list(items: &[String]) -> String {

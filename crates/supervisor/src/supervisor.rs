@@ -13,6 +13,7 @@ use sre_agents::{
     protocol::{AgentKind, Envelope, InvestigationId},
     specialist::{Specialist, SpecialistArgs, SpecialistMsg},
 };
+use sre_memory::Memory;
 use sre_telemetry::span;
 use tokio_util::sync::CancellationToken;
 
@@ -67,6 +68,8 @@ pub struct SupervisorArgs {
     /// One entry per specialist to run.
     pub specialists: Vec<SpecialistArgs>,
     pub restart: RestartPolicy,
+    /// Memory for context, personalisation and learning; `None` runs without.
+    pub memory: Option<Arc<Memory>>,
 }
 
 /// Supervisor state.
@@ -121,9 +124,11 @@ impl Actor for Supervisor {
                     .running
                     .insert(envelope.investigation_id.clone(), token.clone());
                 let model = state.args.model.clone();
+                let memory = state.args.memory.clone();
                 let id = envelope.investigation_id.clone();
                 tokio::spawn(async move {
-                    let result = run_investigation(myself.clone(), model, *envelope, token).await;
+                    let result =
+                        run_investigation(myself.clone(), model, memory, *envelope, token).await;
                     let _ = reply.send(result);
                     let _ = myself.cast(SupervisorMsg::Finished(id));
                 });

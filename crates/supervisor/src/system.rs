@@ -1,7 +1,7 @@
 //! The running system: the four MCP backends, their tool clients, the specialists and the supervisor,
 //! started together so the binary and the tests run exactly the same assembly.
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use ractor::{Actor, ActorRef, rpc::CallResult};
 use sre_agents::{
@@ -11,13 +11,8 @@ use sre_agents::{
     specialist::SpecialistArgs,
     tool_client::{BackendEndpoint, ToolClient, ToolClientConfig},
 };
-use sre_mcp_backends::{
-    dataset::Dataset,
-    domain::Domain,
-    error::DatasetError,
-    host::BackendSet,
-    scenario::{self, DEFAULT_SCENARIO},
-};
+use sre_mcp_backends::{DatasetSource, domain::Domain, host::BackendSet};
+use sre_memory::Memory;
 use tokio::task::JoinHandle;
 
 use crate::{
@@ -26,32 +21,6 @@ use crate::{
     report::InvestigationReport,
     supervisor::{RestartPolicy, Supervisor, SupervisorArgs, SupervisorMsg},
 };
-
-/// The incident data the in-process backends serve.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DataSource {
-    /// A scenario bundled with the binary, by name.
-    Bundled(String),
-    /// A scenario directory in the documented format.
-    Dir(PathBuf),
-}
-
-impl DataSource {
-    /// Loads the scenario with its relative times anchored at now.
-    pub fn load(&self) -> Result<Dataset, DatasetError> {
-        let now = chrono::Utc::now();
-        match self {
-            DataSource::Bundled(name) => scenario::load_bundled(name, now),
-            DataSource::Dir(dir) => Dataset::load_dir(dir, now),
-        }
-    }
-}
-
-impl Default for DataSource {
-    fn default() -> Self {
-        DataSource::Bundled(DEFAULT_SCENARIO.to_owned())
-    }
-}
 
 /// How to assemble the system.
 #[derive(Debug, Clone)]
@@ -62,12 +31,14 @@ pub struct SystemOptions {
     pub tools: ToolClientConfig,
     pub restart: RestartPolicy,
     /// What the in-process backends serve.
-    pub data: DataSource,
+    pub data: DatasetSource,
     /// Backends reached over the network (streamable HTTP URLs), by domain; the other domains are served
     /// in-process.
     pub remote: HashMap<Domain, String>,
     /// Longest time one investigation may take.
     pub investigation_timeout: Duration,
+    /// Memory for context, personalisation and learning; `None` runs without (neutral reports, no escalation).
+    pub memory: Option<Arc<Memory>>,
 }
 
 impl SystemOptions {
@@ -78,9 +49,10 @@ impl SystemOptions {
             agent: AgentLoopConfig::default(),
             tools: ToolClientConfig::default(),
             restart: RestartPolicy::default(),
-            data: DataSource::default(),
+            data: DatasetSource::default(),
             remote: HashMap::new(),
             investigation_timeout: Duration::from_secs(120),
+            memory: None,
         }
     }
 }
@@ -117,7 +89,7 @@ impl System {
         } else {
             let dataset = options
                 .data
-                .load()
+                .load(chrono::Utc::now())
                 .map_err(|e| startup("scenario", e.to_string()))?;
             let set = BackendSet::start_in_process(Arc::new(dataset))
                 .await
@@ -162,6 +134,7 @@ impl System {
             model: options.model.clone(),
             specialists,
             restart: options.restart,
+            memory: options.memory.clone(),
         };
         let (supervisor, supervisor_task) = Actor::spawn(None, Supervisor, args)
             .await
