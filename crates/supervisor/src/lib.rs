@@ -15,6 +15,7 @@ pub mod report;
 pub mod routing;
 pub mod supervisor;
 pub mod system;
+pub mod traces;
 
 pub use error::{AppError, InvestigationError};
 pub use investigation::InvestigationRequest;
