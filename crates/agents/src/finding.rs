@@ -70,6 +70,8 @@ pub enum RelationKind {
     PartOf,
     /// The entity is a recent change to the subject (a new image, a rollout).
     ChangedBy,
+    /// The subject hosts the entity (a node running a pod).
+    Hosts,
 }
 
 /// A relation from the finding's subject to another entity.

@@ -108,7 +108,7 @@ pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
     }
 
     let mut findings = Vec::new();
-    let bad_nodes = node_findings(&nodes, &events, &mut findings);
+    let bad_nodes = node_findings(&nodes, &events, &pods, &mut findings);
     let mut covered: BTreeSet<String> = BTreeSet::new();
     let mut failing_pods = Vec::new();
     for pod in &pods {
@@ -243,6 +243,7 @@ fn mentions_oom(pod: &Value) -> bool {
 fn node_findings(
     nodes: &[Value],
     events: &[Value],
+    pods: &[Value],
     findings: &mut Vec<Finding>,
 ) -> BTreeSet<String> {
     let mut bad = BTreeSet::new();
@@ -283,16 +284,38 @@ fn node_findings(
                 tool: "get_cluster_events".into(),
                 detail: event_line(e),
             }));
+            // The workloads scheduled on the node: one of them may be what is filling it.
+            let mut hosted: Vec<Relation> = Vec::new();
+            for pod in pods.iter().filter(|p| str_of(p, "node") == Some(name)) {
+                let entity = match (
+                    str_of(pod, "app"),
+                    str_of(pod, "owner"),
+                    str_of(pod, "name"),
+                ) {
+                    (Some(app), _, _) => EntityRef::new(EntityKind::Service, app),
+                    (None, Some(owner), _) => EntityRef::new(EntityKind::Deployment, owner),
+                    (None, None, Some(pod)) => EntityRef::new(EntityKind::Pod, pod),
+                    _ => continue,
+                };
+                let relation = Relation {
+                    relation: RelationKind::Hosts,
+                    entity,
+                };
+                if !hosted.contains(&relation) {
+                    hosted.push(relation);
+                }
+            }
             findings.push(Finding {
                 kind: FindingKind::NodeUnhealthy,
+                // Pressure is limited trouble (the kubelet sheds load); a node that stopped answering is not.
                 severity: if ready {
-                    Severity::High
+                    Severity::Medium
                 } else {
-                    Severity::Critical
+                    Severity::High
                 },
                 summary: format!("Node {name} reports {} ({usage}).", problems.join(", ")),
                 subject: EntityRef::new(EntityKind::Node, name),
-                related: Vec::new(),
+                related: hosted,
                 onset: node_events
                     .iter()
                     .filter_map(|e| time(e, "timestamp"))
@@ -376,16 +399,24 @@ fn pod_finding(
     texts.extend(pod_events.iter().map(|e| event_line(e)));
     let all_text = texts.join("\n");
 
-    let owner_available = owner
-        .and_then(|o| deployments.iter().find(|d| str_of(d, "name") == Some(o)))
-        .and_then(|d| int(d, "available_replicas"));
-    let severity = if failing_state || pending {
-        if owner_available == Some(0) {
-            Severity::Critical
-        } else {
-            Severity::High
-        }
-    } else if not_ready {
+    let owner_deployment =
+        owner.and_then(|o| deployments.iter().find(|d| str_of(d, "name") == Some(o)));
+    let owner_available = owner_deployment.and_then(|d| int(d, "available_replicas"));
+    // The owner still serves every replica: the failure was contained (an evicted pod was replaced).
+    let contained = owner_deployment.is_some_and(|d| {
+        let replicas = int(d, "replicas").unwrap_or(0);
+        replicas > 0 && owner_available.unwrap_or(0) >= replicas
+    });
+    let oom_loop = mentions_oom(pod) && restarts >= 3;
+    // On the documented scale: a component down is critical, an OOM-kill loop high, a workload short of
+    // replicas medium, a contained failure minor.
+    let severity = if (failing_state || pending || restarting) && owner_available == Some(0) {
+        Severity::Critical
+    } else if oom_loop {
+        Severity::High
+    } else if contained {
+        Severity::Low
+    } else if failing_state || pending || restarting || not_ready {
         Severity::Medium
     } else {
         Severity::Low
@@ -522,8 +553,6 @@ fn deployment_finding(d: &Value) -> Option<Finding> {
     }
     let severity = if available == 0 {
         Severity::Critical
-    } else if available * 2 < replicas {
-        Severity::High
     } else {
         Severity::Medium
     };
@@ -667,6 +696,12 @@ fn uncovered_event_findings(
             _ => FindingKind::PodFailure,
         };
         let pod = pods.iter().find(|p| str_of(p, "name") == Some(name));
+        // Warnings about a pod that is running and ready now (a probe that failed while it started) are
+        // history, not an ongoing failure.
+        let recovered = pod.is_some_and(|p| {
+            flag(p, "ready").unwrap_or(false)
+                && str_of(p, "status").is_some_and(|s| s.eq_ignore_ascii_case("running"))
+        });
         let mut related = Vec::new();
         if let Some(app) = pod.and_then(|p| str_of(p, "app")) {
             related.push(Relation {
@@ -676,7 +711,11 @@ fn uncovered_event_findings(
         }
         findings.push(Finding {
             kind: finding_kind,
-            severity: Severity::Medium,
+            severity: if recovered {
+                Severity::Low
+            } else {
+                Severity::Medium
+            },
             summary: format!("{kind} {name}: {}.", event_line(event)),
             subject: EntityRef::new(entity_kind, name),
             related,

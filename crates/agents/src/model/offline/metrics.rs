@@ -101,8 +101,45 @@ struct Signal {
     baseline: f64,
     latest: f64,
     onset: Option<DateTime<Utc>>,
+    /// The worst value inside the window (highest, or lowest for availability) and when it was seen.
+    peak: Option<Peak>,
     source: &'static str,
 }
+
+#[derive(Debug, Clone, Copy)]
+struct Peak {
+    value: f64,
+    at: Option<DateTime<Utc>>,
+}
+
+impl Signal {
+    /// The same signal as it stood at its worst point.
+    fn at_peak(&self) -> Option<Signal> {
+        let peak = self.peak?;
+        Some(Signal {
+            latest: peak.value,
+            onset: peak.at,
+            ..self.clone()
+        })
+    }
+
+    /// Anomalous at its worst point inside the window but back within its baseline now.
+    fn is_transient(&self) -> bool {
+        matches!(
+            self.metric,
+            Metric::ResponseTime | Metric::ErrorRate | Metric::Availability
+        ) && !looks_anomalous(self)
+            && self.at_peak().is_some_and(|p| {
+                looks_anomalous(&p)
+                    && (self.metric != Metric::Availability || p.latest < TRANSIENT_AVAILABILITY)
+            })
+    }
+}
+
+/// A dip of availability below this (percent) is an outage even when short.
+const TRANSIENT_AVAILABILITY: f64 = 99.5;
+/// Availability below this (percent) misses a typical SLO.
+const AVAILABILITY_SLO: f64 = 99.9;
 
 /// The calls the data asks for next.
 pub(crate) fn next_calls(t: &Transcript) -> Vec<Wanted> {
@@ -125,12 +162,11 @@ pub(crate) fn next_calls(t: &Transcript) -> Vec<Wanted> {
             json!({ "resource_type": "cpu", "time_window": w }),
         ),
     ];
-    if q.has(Symptom::Disk) {
-        wanted.push(Wanted::new(
-            "get_resource_metrics",
-            json!({ "resource_type": "disk", "time_window": w }),
-        ));
-    }
+    // Disk fills slowly and silently, and a full node evicts pods that then look like the problem.
+    wanted.push(Wanted::new(
+        "get_resource_metrics",
+        json!({ "resource_type": "disk", "time_window": w }),
+    ));
     if q.has(Symptom::Network) {
         wanted.push(Wanted::new(
             "get_resource_metrics",
@@ -146,7 +182,7 @@ pub(crate) fn next_calls(t: &Transcript) -> Vec<Wanted> {
     let trend_window = duration_arg(window.max(DEFAULT_WINDOW) * 2);
     let mut suspicious: Vec<Metric> = first_round_signals(t)
         .into_iter()
-        .filter(looks_anomalous)
+        .filter(|s| looks_anomalous(s) || s.is_transient())
         .map(|s| s.metric)
         .collect();
     if q.has(Symptom::Latency) && t.output("get_performance_metrics").is_some() {
@@ -175,6 +211,10 @@ pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
         let anomalous = looks_anomalous(&s);
         signals.insert((s.metric, s.service.clone()), (s, anomalous));
     }
+    let peaks: BTreeMap<(Metric, String), Peak> = signals
+        .iter()
+        .filter_map(|(k, (s, _))| s.peak.map(|p| (k.clone(), p)))
+        .collect();
     for (args, output) in t.outputs("analyze_trends") {
         let Some(metric) = str_of(args, "metric_name").and_then(Metric::from_trend_name) else {
             continue;
@@ -192,6 +232,7 @@ pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
                 baseline,
                 latest,
                 onset: time(svc, "onset"),
+                peak: peaks.get(&(metric, service.to_owned())).copied(),
                 source: "analyze_trends",
             };
             let anomalous = svc
@@ -207,10 +248,13 @@ pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
     let mut findings: Vec<Finding> = Vec::new();
     let mut troubled: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (signal, anomalous) in signals.values() {
-        if !anomalous {
+        let finding = if *anomalous {
+            signal_finding(signal)
+        } else if signal.is_transient() {
+            transient_finding(signal)
+        } else {
             continue;
-        }
-        let finding = signal_finding(signal);
+        };
         troubled
             .entry(signal.service.clone())
             .or_default()
@@ -282,6 +326,8 @@ fn first_round_signals(t: &Transcript) -> Vec<Signal> {
                 baseline: num(svc, "baseline").unwrap_or(0.0),
                 latest,
                 onset: None,
+                peak: extreme(svc, true)
+                    .or_else(|| num(svc, "peak").map(|value| Peak { value, at: None })),
                 source: "get_error_rates",
             });
         }
@@ -304,11 +350,25 @@ fn first_round_signals(t: &Transcript) -> Vec<Signal> {
                     .max(num(svc, "availability").unwrap_or(0.0)),
                 latest,
                 onset: None,
+                peak: extreme(svc, false)
+                    .or_else(|| num(svc, "min").map(|value| Peak { value, at: None })),
                 source: "get_availability_metrics",
             });
         }
     }
     signals
+}
+
+/// The highest (or lowest) point of a series answer, with its time.
+fn extreme(svc: &Value, highest: bool) -> Option<Peak> {
+    list(svc, "points")
+        .iter()
+        .filter_map(|p| Some((num(p, "value")?, time(p, "timestamp"))))
+        .reduce(|a, b| {
+            let better = if highest { b.0 > a.0 } else { b.0 < a.0 };
+            if better { b } else { a }
+        })
+        .map(|(value, at)| Peak { value, at })
 }
 
 fn first_point(svc: &Value) -> Option<f64> {
@@ -325,6 +385,8 @@ fn stats_signals(output: &Value, metric: Metric, source: &'static str) -> Vec<Si
                 baseline: first_point(svc)?,
                 latest: num(svc, "latest")?,
                 onset: None,
+                peak: extreme(svc, true)
+                    .or_else(|| num(svc, "max").map(|value| Peak { value, at: None })),
                 source,
             })
         })
@@ -339,9 +401,9 @@ fn looks_anomalous(s: &Signal) -> bool {
         f64::INFINITY
     };
     match s.metric {
-        Metric::ResponseTime => ratio >= 1.5 && s.latest - s.baseline >= 20.0,
+        Metric::ResponseTime => ratio >= 1.5 && s.latest - s.baseline >= 10.0,
         Metric::ErrorRate => s.latest >= 1.0 && s.latest >= 2.0 * s.baseline + 0.5,
-        Metric::Availability => s.latest < 99.0 && s.baseline - s.latest >= 0.5,
+        Metric::Availability => s.latest < AVAILABILITY_SLO && s.baseline - s.latest >= 0.05,
         Metric::Memory | Metric::Cpu | Metric::Disk => {
             s.latest >= 90.0 || (s.latest - s.baseline >= 25.0 && s.latest >= 60.0)
         }
@@ -356,7 +418,6 @@ fn severity(s: &Signal) -> Severity {
         f64::INFINITY
     };
     match s.metric {
-        Metric::ResponseTime if ratio >= 10.0 => Severity::Critical,
         Metric::ResponseTime if ratio >= 2.5 => Severity::High,
         Metric::ResponseTime => Severity::Medium,
         Metric::ErrorRate if s.latest >= 25.0 => Severity::Critical,
@@ -451,6 +512,50 @@ fn signal_finding(s: &Signal) -> Finding {
                 s.onset
                     .map(|t| format!(", onset {}", t.to_rfc3339()))
                     .unwrap_or_default()
+            ),
+        }],
+        actions: Vec::new(),
+    }
+}
+
+/// A spike inside the window that has since recovered: a limited impact, dated by its worst point.
+fn transient_finding(s: &Signal) -> Finding {
+    let unit = s.metric.unit();
+    let peak = s.peak.map_or(s.latest, |p| p.value);
+    let when = s
+        .peak
+        .and_then(|p| p.at)
+        .map(|t| format!(" at {}", clock(t)))
+        .unwrap_or_default();
+    let (kind, moved) = match s.metric {
+        Metric::ResponseTime => (FindingKind::LatencyAnomaly, "spiked to"),
+        Metric::ErrorRate => (FindingKind::ErrorRateAnomaly, "spiked to"),
+        _ => (FindingKind::AvailabilityDrop, "dipped to"),
+    };
+    Finding {
+        kind,
+        severity: Severity::Medium,
+        summary: format!(
+            "{} {} {moved} {}{unit}{when} and recovered to {}{unit} (baseline {}{unit}).",
+            s.service,
+            s.metric.label(),
+            fmt_num(peak),
+            fmt_num(s.latest),
+            fmt_num(s.baseline)
+        ),
+        subject: EntityRef::new(EntityKind::Service, s.service.as_str()),
+        related: Vec::new(),
+        onset: s.peak.and_then(|p| p.at).or(s.onset),
+        evidence: vec![Evidence {
+            tool: s.source.to_owned(),
+            detail: format!(
+                "{} {}: baseline {}{unit}, peak {}{unit}{}, latest {}{unit}",
+                s.service,
+                s.metric.trend_name(),
+                fmt_num(s.baseline),
+                fmt_num(peak),
+                when,
+                fmt_num(s.latest)
             ),
         }],
         actions: Vec::new(),

@@ -116,12 +116,33 @@ pub(crate) fn plan(question: &Question) -> RoutePlan {
             choose(&mut chosen, &mut reasons, &[*agent], why);
         }
     }
+    // Trouble has a cause and an impact somewhere else: a diagnosis reads all three sources side by side,
+    // so a crash loop's victims (metrics) and a latency regression's rollout (Kubernetes) are not missed.
+    let trouble = question
+        .symptoms
+        .iter()
+        .any(|s| !matches!(s, Symptom::Health | Symptom::Deployment));
+    if trouble || question.wants_diagnosis {
+        choose(
+            &mut chosen,
+            &mut reasons,
+            &[Kubernetes, Logs, Metrics],
+            "a diagnosis needs workload state, logs and metrics side by side",
+        );
+    }
     if chosen.is_empty() {
         choose(
             &mut chosen,
             &mut reasons,
             &[Kubernetes, Logs, Metrics],
             "no specific symptom named, so a broad check",
+        );
+    } else if !question.subject_terms().is_empty() && chosen.iter().any(|a| *a != Runbooks) {
+        choose(
+            &mut chosen,
+            &mut reasons,
+            &[Kubernetes, Logs, Metrics],
+            "the question names a component, so it is checked from every side",
         );
     }
     let incident = [
@@ -160,7 +181,7 @@ mod tests {
     fn crash_loop_question_uses_pods_logs_and_runbooks() {
         assert_eq!(
             agents("Why are the database pods crash looping in production?"),
-            vec![Kubernetes, Logs, Runbooks]
+            vec![Kubernetes, Logs, Metrics, Runbooks]
         );
     }
 
@@ -182,6 +203,21 @@ mod tests {
         let plan = plan(&Question::parse("Something is off with checkout"));
         assert_eq!(plan.agents, vec![Kubernetes, Logs, Metrics]);
         assert!(plan.reason.contains("broad check"));
+    }
+
+    #[test]
+    fn a_named_component_is_checked_from_every_side() {
+        let plan = plan(&Question::parse("What is the status of checkout-service?"));
+        assert_eq!(plan.agents, vec![Kubernetes, Logs, Metrics]);
+        assert!(plan.reason.contains("names a component"), "{}", plan.reason);
+    }
+
+    #[test]
+    fn a_pure_procedure_question_reads_only_runbooks() {
+        assert_eq!(
+            agents("Who is on the escalation list for the payments team?"),
+            vec![Runbooks]
+        );
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub(crate) struct Question {
     pub window: Option<Duration>,
     /// The question asks why, or how to fix or handle something.
     pub wants_remedy: bool,
+    /// The question asks for a diagnosis: a cause, an impact, a relation or a decision.
+    pub wants_diagnosis: bool,
     /// Content words, lowercased, without stop words, in order.
     pub terms: Vec<String>,
 }
@@ -56,6 +58,7 @@ const SYMPTOM_WORDS: &[(Symptom, &[&str])] = &[
             "crash",
             "restart",
             "crashloop",
+            "crashloopbackoff",
             "backoff",
             "dying",
             "died",
@@ -86,7 +89,10 @@ const SYMPTOM_WORDS: &[(Symptom, &[&str])] = &[
             "reject",
         ],
     ),
-    (Symptom::Memory, &["memory", "oom", "leak", "heap", "ram"]),
+    (
+        Symptom::Memory,
+        &["memory", "oom", "oomkill", "leak", "heap", "ram"],
+    ),
     (Symptom::Cpu, &["cpu", "throttl", "processor", "load"]),
     (
         Symptom::Disk,
@@ -118,7 +124,7 @@ const SYMPTOM_WORDS: &[(Symptom, &[&str])] = &[
     (
         Symptom::Deployment,
         &[
-            "deploy", "rollout", "release", "version", "rollback", "upgrade", "image",
+            "deploy", "rollout", "roll", "release", "version", "rollback", "upgrade", "image",
         ],
     ),
     (
@@ -216,6 +222,11 @@ const REMEDY_WORDS: &[&str] = &[
     "playbook",
     "root cause",
     "investigate",
+];
+
+/// Stems of words that ask for a diagnosis rather than a status.
+const DIAGNOSIS_WORDS: &[&str] = &[
+    "why", "caus", "affect", "impact", "relat", "should", "change", "wrong", "blame", "behind",
 ];
 
 /// Namespaces worth recognising when named without the word "namespace".
@@ -365,6 +376,7 @@ impl Question {
             .map(|(m, _)| *m)
             .collect();
         let wants_remedy = REMEDY_WORDS.iter().any(|w| lower.contains(w));
+        let wants_diagnosis = has_stem(DIAGNOSIS_WORDS);
         let namespace = NAMESPACE_AFTER
             .captures_iter(&lower)
             .chain(NAMESPACE_BEFORE.captures_iter(&lower))
@@ -407,6 +419,7 @@ impl Question {
             namespace,
             window,
             wants_remedy,
+            wants_diagnosis,
             terms,
         }
     }

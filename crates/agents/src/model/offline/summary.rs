@@ -26,10 +26,21 @@ pub(crate) fn assess(input: SummaryInput) -> Result<Assessment, ModelError> {
         return Ok(nothing_found(&input, &graph, &gaps));
     };
     let root_c = &graph.components[&root];
-    let impacted = graph.impacted(&root);
+    let culprits = graph.culprits(&root);
+    let impacted: Vec<String> = graph
+        .impacted(&root)
+        .into_iter()
+        .filter(|k| !culprits.contains(k))
+        .collect();
     let change = root_c.correlated_change();
 
-    let root_entities = root_entities(root_c, change);
+    let mut root_entities = root_entities(root_c, change);
+    for key in &culprits {
+        let name = graph.components[key].display();
+        if !root_entities.contains(&name) {
+            root_entities.push(name);
+        }
+    }
     let severity = overall_severity(&graph, &root, &impacted);
     let impacted_names: Vec<String> = impacted
         .iter()
@@ -44,6 +55,19 @@ pub(crate) fn assess(input: SummaryInput) -> Result<Assessment, ModelError> {
     for config in root_c.of_kind(FindingKind::ConfigError) {
         root_cause.push(' ');
         root_cause.push_str(&config.summary);
+    }
+    for key in &culprits {
+        let culprit = &graph.components[key];
+        let evidence: Vec<String> = culprit
+            .problems()
+            .filter(|f| f.kind == FindingKind::ResourceSaturation)
+            .map(|f| strip_period(&f.summary))
+            .collect();
+        root_cause.push_str(&format!(
+            " The node runs {}, which is using it up: {}.",
+            culprit.display(),
+            evidence.join("; ")
+        ));
     }
     if let Some(change) = change {
         root_cause.push_str(&format!(" It began after this change: {}", change.summary));
@@ -101,6 +125,8 @@ struct Component<'a> {
     deps: BTreeSet<String>,
     /// Names of dependencies as the data wrote them, for the explanation.
     dep_names: BTreeSet<String>,
+    /// Keys of components this one hosts (the workloads on a node).
+    hosted: BTreeSet<String>,
 }
 
 impl<'a> Component<'a> {
@@ -238,9 +264,12 @@ impl<'a> Component<'a> {
                     | FindingKind::TrafficAnomaly
             )
         };
+        // Ongoing before recovered: a spike that is over says less about the state now.
+        let ongoing = |f: &Finding| !f.summary.contains(" and recovered to ");
         let worst = self.problems().max_by_key(|f| {
             (
                 f.severity,
+                ongoing(f),
                 measured(f.kind),
                 f.kind == FindingKind::ErrorSpike,
             )
@@ -314,6 +343,16 @@ impl<'a> Graph<'a> {
                 ..Component::default()
             });
             c.findings.push(f);
+            for r in f
+                .related
+                .iter()
+                .filter(|r| r.relation == RelationKind::Hosts)
+            {
+                let hosted = component(&r.entity.name);
+                if hosted != key {
+                    c.hosted.insert(hosted);
+                }
+            }
             for r in &f.related {
                 let dep = match r.relation {
                     RelationKind::DependsOn => component(&r.entity.name),
@@ -396,6 +435,46 @@ impl<'a> Graph<'a> {
                     .then_with(|| b.key.cmp(&a.key))
             })
             .map(|c| c.key.clone())
+    }
+
+    /// Workloads on a root node that are using up the very resource the node is short of (a disk filled by
+    /// one service's files): part of the root cause, not its victims.
+    fn culprits(&self, root: &str) -> Vec<String> {
+        let Some(node) = self
+            .components
+            .get(root)
+            .filter(|_| root.starts_with("node:"))
+        else {
+            return Vec::new();
+        };
+        let conditions = node
+            .of_kind(FindingKind::NodeUnhealthy)
+            .map(|f| f.summary.to_lowercase())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let resources: Vec<&str> = [
+            ("diskpressure", "disk"),
+            ("memorypressure", "memory"),
+            ("pidpressure", "process"),
+        ]
+        .iter()
+        .filter(|(condition, _)| conditions.contains(condition))
+        .map(|(_, resource)| *resource)
+        .collect();
+        node.hosted
+            .iter()
+            .filter(|k| {
+                self.components.get(*k).is_some_and(|c| {
+                    c.problems().any(|f| {
+                        f.kind == FindingKind::ResourceSaturation
+                            && resources
+                                .iter()
+                                .any(|r| f.summary.to_lowercase().contains(r))
+                    })
+                })
+            })
+            .cloned()
+            .collect()
     }
 
     /// Other anomalous components: those depending on the root first, then the rest by severity.
@@ -577,19 +656,29 @@ fn root_entities(root: &Component<'_>, change: Option<&Finding>) -> Vec<String> 
     entities.into_iter().map(|e| e.name).take(8).collect()
 }
 
+/// The documented scale over the root and what it impacts: measured outages (availability, error rate) are
+/// critical as they stand; a workload with no replica left is critical only when others depend on it, and
+/// otherwise a major degradation.
 fn overall_severity(graph: &Graph<'_>, root: &str, impacted: &[String]) -> Severity {
-    let root_c = &graph.components[root];
-    let mut severity = std::iter::once(root)
+    std::iter::once(root)
         .chain(impacted.iter().map(String::as_str))
         .filter_map(|k| graph.components.get(k))
-        .map(Component::severity)
+        .map(|c| {
+            let severity = c.severity();
+            let measured_outage = c
+                .problems()
+                .any(|f| f.severity == Severity::Critical && !is_infra(f.kind));
+            if severity == Severity::Critical
+                && !measured_outage
+                && graph.dependents(&c.key).is_empty()
+            {
+                Severity::High
+            } else {
+                severity
+            }
+        })
         .max()
-        .unwrap_or(Severity::Info);
-    let cascading = graph.dependents(root).len();
-    if root_c.has_infra() && root_c.severity() >= Severity::High && cascading >= 2 {
-        severity = Severity::Critical;
-    }
-    severity
+        .unwrap_or(Severity::Info)
 }
 
 fn next_steps(
@@ -715,14 +804,6 @@ fn nothing_found(input: &SummaryInput, graph: &Graph<'_>, gaps: &[String]) -> As
     if !gaps.is_empty() {
         summary.push_str(&format!(" Not checked: {}.", gaps.join("; ")));
     }
-    let minor = input
-        .reports
-        .iter()
-        .flat_map(|r| r.findings.iter())
-        .filter(|f| f.kind.is_problem())
-        .map(|f| f.severity)
-        .max()
-        .unwrap_or(Severity::Info);
     Assessment {
         root_cause: if gaps.is_empty() {
             "No root cause: no component shows a significant anomaly.".to_owned()
@@ -731,7 +812,8 @@ fn nothing_found(input: &SummaryInput, graph: &Graph<'_>, gaps: &[String]) -> As
         },
         root_cause_entities: Vec::new(),
         impacted_services: Vec::new(),
-        severity: minor.min(Severity::Low),
+        // Nothing significant: healthy on the scale, whatever minor noise was seen.
+        severity: Severity::Info,
         summary,
         next_steps: if gaps.is_empty() {
             Vec::new()
