@@ -98,16 +98,19 @@ async fn open_memory(config: &AppConfig) -> Result<Option<Arc<Memory>>, AppError
 }
 
 fn install_telemetry(config: &AppConfig, service_name: &str) -> Result<TelemetryGuard, AppError> {
-    let mut telemetry = TelemetryConfig::new(service_name, Some(config.trace_file()));
-    telemetry.environment = config.environment.clone();
-    telemetry.console = config.debug;
-    // rmcp logs every stateless request at info; our own crates are the interesting part.
-    telemetry.log_filter = if config.debug {
-        "info,rmcp=warn"
-    } else {
-        "warn"
+    // The standard OTEL_* variables (and ours: OTEL_ENABLED, OTEL_DEBUG, CLOUDWATCH_METRICS_NAMESPACE, ...)
+    // decide the exporters; nothing set means the trace and EMF files in the data directory.
+    let mut telemetry = TelemetryConfig::from_env(service_name, &config.data_dir)?;
+    telemetry.console |= config.debug;
+    if std::env::var_os(sre_telemetry::config::env::RUST_LOG).is_none() {
+        // rmcp logs every stateless request at info; our own crates are the interesting part.
+        telemetry.log_filter = if config.debug {
+            "info,rmcp=warn"
+        } else {
+            "warn"
+        }
+        .to_owned();
     }
-    .to_owned();
     Ok(sre_telemetry::install(&telemetry)?)
 }
 

@@ -22,8 +22,6 @@ pub const ENV_USER_ID: &str = "USER_ID";
 pub const ENV_LLM_PROVIDER: &str = "LLM_PROVIDER";
 /// Print every finished span on stderr.
 pub const ENV_OTEL_DEBUG: &str = "OTEL_DEBUG";
-/// `deployment.environment` of the telemetry resource.
-pub const ENV_ENVIRONMENT: &str = "ENVIRONMENT";
 /// Bundled scenario to serve in-process.
 pub const ENV_SCENARIO: &str = "SRE_SCENARIO";
 /// A scenario directory to serve in-process.
@@ -65,7 +63,6 @@ pub struct AppConfig {
     pub session_id: SessionId,
     pub debug: bool,
     pub timeout: Duration,
-    pub environment: String,
     pub prompt: Option<String>,
     pub interactive: bool,
     pub data: DatasetSource,
@@ -186,7 +183,6 @@ impl AppConfig {
             session_id,
             debug: g.debug,
             timeout: g.timeout,
-            environment: std::env::var(ENV_ENVIRONMENT).unwrap_or_else(|_| "local".to_owned()),
             prompt,
             interactive: cli.interactive,
         })
