@@ -11,7 +11,11 @@ use std::{collections::BTreeSet, sync::Arc, time::Instant};
 
 use futures::future::join_all;
 use serde_json::Value;
-use sre_telemetry::{convention::attr, redact, span};
+use sre_telemetry::{
+    convention::attr,
+    metric::{self, MetricId, dim},
+    redact, span,
+};
 use tokio::sync::OnceCell;
 use tracing::Instrument;
 
@@ -323,6 +327,22 @@ async fn execute(
     .instrument(tool_span.clone())
     .await;
     let duration = started.elapsed();
+    // A name the model made up is not a tool: keep it out of the metric's dimensions.
+    let tool_name = if schemas.knows(&call.name) {
+        call.name.as_str()
+    } else {
+        "unknown"
+    };
+    let dims = [
+        (dim::TOOL_NAME, tool_name),
+        (dim::AGENT_NAME, kind.as_str()),
+    ];
+    metric::record(MetricId::ToolCalls, 1.0, &dims);
+    metric::record(
+        MetricId::ToolExecution,
+        duration.as_secs_f64() * 1000.0,
+        &dims,
+    );
 
     let (content, is_error, corpus, failure, refusal) = match outcome {
         Ok(out) if out.is_error => {
@@ -341,9 +361,7 @@ async fn execute(
         }
         Err(Refusal::Tool(e)) => {
             span::record_error(&tool_span, e.error_type(), &e.to_string());
-            let failure = e
-                .is_backend_failure()
-                .then(|| format!("{}: {} failed: {e}", tools.backend().service, call.name));
+            let failure = tools.client.unavailable_line(&call.name, &e);
             let refusal = matches!(e, ToolError::UnknownTool { .. }).then(|| e.to_string());
             (format!("Tool error: {e}"), true, None, failure, refusal)
         }
@@ -384,17 +402,154 @@ enum Refusal {
     Tool(ToolError),
 }
 
-/// `text` cut to `max` characters with a note saying so, so the model knows data is missing.
+/// `text` cut to `max` characters with a note saying so, so the model knows data is missing. A JSON object
+/// stays valid JSON: its lists are shortened (see [`shrink_json`]) rather than the text cut mid-value.
 fn cut(text: &str, max: usize) -> String {
     let total = text.chars().count();
     if total <= max {
         return text.to_owned();
+    }
+    if let Ok(Value::Object(object)) = serde_json::from_str::<Value>(text)
+        && let Some(shrunk) = shrink_json(object, max)
+    {
+        return shrunk;
     }
     let mut shown = redact::truncate_chars(text, max);
     shown.push_str(&format!(
         "\n[output truncated: showing the first {max} of {total} characters; narrow the query for the rest]"
     ));
     shown
+}
+
+/// Key of the note [`shrink_json`] adds to a shortened object.
+pub const TRUNCATED_KEY: &str = "_truncated";
+
+/// `object` serialised within `max` characters by halving its biggest lists until it fits: a top-level list
+/// (log entries, events — tools put the newest first) keeps its head; a nested list (a series' points) keeps
+/// every other element and always its last, so a trend keeps its shape and its latest value. A
+/// `"_truncated"` note says what was left out. `None` when no list is left to shorten.
+fn shrink_json(mut object: serde_json::Map<String, Value>, max: usize) -> Option<String> {
+    let mut notes: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    let mut thinned: BTreeSet<String> = BTreeSet::new();
+    loop {
+        if !notes.is_empty() || !thinned.is_empty() {
+            let text = notes
+                .iter()
+                .map(|(path, (kept, total))| format!("{path}: kept the first {kept} of {total}"))
+                .chain(
+                    thinned
+                        .iter()
+                        .map(|path| format!("{path}: thinned to every other point, last kept")),
+                )
+                .collect::<Vec<_>>()
+                .join("; ");
+            object.insert(
+                TRUNCATED_KEY.to_owned(),
+                Value::String(format!(
+                    "output shortened to fit {max} characters ({text}); narrow the query for the rest"
+                )),
+            );
+        }
+        let text = Value::Object(object.clone()).to_string();
+        if text.chars().count() <= max {
+            return Some(text);
+        }
+        object.remove(TRUNCATED_KEY);
+        let mut biggest: Option<(Vec<PathStep>, usize)> = None;
+        for (key, value) in &object {
+            find_biggest_list(value, vec![PathStep::Key(key.clone())], &mut biggest);
+        }
+        let (path, _) = biggest?;
+        let label = path_label(&path);
+        let top_level = path.len() == 1;
+        let list = list_at(&mut object, &path)?;
+        let before = list.len();
+        if top_level {
+            list.truncate(before / 2);
+        } else {
+            let last = list.pop();
+            let mut kept: Vec<Value> = std::mem::take(list).into_iter().step_by(2).collect();
+            kept.extend(last);
+            *list = kept;
+        }
+        let after = list.len();
+        if top_level {
+            notes.entry(label).or_insert((before, before)).0 = after;
+        } else {
+            thinned.insert(label);
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+/// The list with the longest serialisation under `value` that can still be shortened.
+fn find_biggest_list(
+    value: &Value,
+    path: Vec<PathStep>,
+    biggest: &mut Option<(Vec<PathStep>, usize)>,
+) {
+    match value {
+        Value::Array(items) => {
+            if items.len() > 2 || (path.len() == 1 && items.len() > 1) {
+                let size = value.to_string().len();
+                if biggest.as_ref().is_none_or(|(_, s)| size > *s) {
+                    *biggest = Some((path.clone(), size));
+                }
+            }
+            for (i, item) in items.iter().enumerate() {
+                let mut child = path.clone();
+                child.push(PathStep::Index(i));
+                find_biggest_list(item, child, biggest);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                let mut child = path.clone();
+                child.push(PathStep::Key(key.clone()));
+                find_biggest_list(item, child, biggest);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn list_at<'a>(
+    object: &'a mut serde_json::Map<String, Value>,
+    path: &[PathStep],
+) -> Option<&'a mut Vec<Value>> {
+    let (PathStep::Key(first), rest) = path.split_first()? else {
+        return None;
+    };
+    let mut current = object.get_mut(first)?;
+    for step in rest {
+        current = match step {
+            PathStep::Key(key) => current.get_mut(key)?,
+            PathStep::Index(i) => current.get_mut(*i)?,
+        };
+    }
+    current.as_array_mut()
+}
+
+/// `entries`, `services[].points`: the list's place, with indexes folded so one note covers every series.
+fn path_label(path: &[PathStep]) -> String {
+    let mut label = String::new();
+    for step in path {
+        match step {
+            PathStep::Key(key) => {
+                if !label.is_empty() {
+                    label.push('.');
+                }
+                label.push_str(key);
+            }
+            PathStep::Index(_) => label.push_str("[]"),
+        }
+    }
+    label
 }
 
 /// Accumulated state of one run.
@@ -512,4 +667,64 @@ pub fn ground(findings: Vec<Finding>, corpus: &[String], called: &BTreeSet<&str>
             (!f.evidence.is_empty()).then_some(f)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod truncation_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn short_output_is_untouched_and_plain_text_is_cut_with_a_note() {
+        assert_eq!(cut("hello", 10), "hello");
+        let cut_text = cut(&"x".repeat(50), 10);
+        assert!(
+            cut_text.starts_with("xxxxxxxxxx…\n[output truncated"),
+            "{cut_text}"
+        );
+    }
+
+    #[test]
+    fn long_json_keeps_valid_json_the_newest_entries_and_says_what_was_left_out() {
+        let entries: Vec<Value> = (0..200)
+            .map(|i| json!({"n": i, "message": format!("error number {i} with some padding text")}))
+            .collect();
+        let text = json!({"total": 200, "entries": entries}).to_string();
+        let shown = cut(&text, 2_000);
+        assert!(shown.chars().count() <= 2_000, "{}", shown.len());
+        let value: Value = serde_json::from_str(&shown).expect("still JSON");
+        assert_eq!(value["total"], 200);
+        let kept = value["entries"].as_array().expect("entries kept").len();
+        assert!(kept > 0 && kept < 200);
+        assert_eq!(value["entries"][0]["n"], 0, "the head (newest) is kept");
+        let note = value[TRUNCATED_KEY].as_str().expect("a note");
+        assert!(
+            note.contains(&format!("entries: kept the first {kept} of 200")),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn nested_series_are_thinned_keeping_their_last_point() {
+        let points: Vec<Value> = (0..300)
+            .map(|i| json!({"t": i, "value": f64::from(i) * 1.5}))
+            .collect();
+        let text = json!({"services": [{"service": "api", "points": points}]}).to_string();
+        let shown = cut(&text, 3_000);
+        let value: Value = serde_json::from_str(&shown).expect("still JSON");
+        let kept = value["services"][0]["points"].as_array().expect("points");
+        assert!(kept.len() < 300 && kept.len() > 10, "{}", kept.len());
+        assert_eq!(
+            kept.last().expect("a point")["t"],
+            299,
+            "the latest point survives"
+        );
+        assert_eq!(value["services"][0]["service"], "api");
+        assert!(
+            value[TRUNCATED_KEY]
+                .as_str()
+                .expect("a note")
+                .contains("services[].points: thinned")
+        );
+    }
 }

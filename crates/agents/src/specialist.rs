@@ -6,7 +6,11 @@
 use std::{collections::HashMap, sync::Arc};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use sre_telemetry::span;
+use sre_telemetry::{
+    convention::attr,
+    metric::{self, MetricId, dim},
+    span,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -131,10 +135,16 @@ fn start(
     let budget = envelope.budget.clone();
     let agent_span = span::agent_execute(kind.as_str(), id.as_str());
     envelope.trace.attach(&agent_span);
+    let user = envelope
+        .trace
+        .baggage_entries()
+        .remove(attr::USER_ID)
+        .unwrap_or_default();
 
     let work = {
         let span = agent_span.clone();
         async move {
+            let _active = ActiveRun::start(kind);
             progress.emit(ProgressEvent::AgentStarted { agent: kind });
             let run = run_agent(
                 kind,
@@ -155,7 +165,17 @@ fn start(
             };
             if let Err(e) = &result {
                 span::record_error(&span, e.error_type(), &e.to_string());
+                metric::record(
+                    MetricId::Errors,
+                    1.0,
+                    &[(dim::COMPONENT, "agent"), (dim::ERROR_TYPE, e.error_type())],
+                );
             }
+            metric::record(
+                MetricId::AgentInvocation,
+                started.elapsed().as_secs_f64() * 1000.0,
+                &[(dim::AGENT_NAME, kind.as_str()), (dim::USER_ID, &user)],
+            );
             progress.emit(finished_event(kind, &result, started.elapsed()));
             result
         }
@@ -187,6 +207,30 @@ fn start(
             Some(message) => myself.cast(SpecialistMsg::Faulted(id, message)),
         };
     });
+}
+
+/// Counts a run in `ActiveAgentRuns` for as long as it lives, panics included.
+struct ActiveRun(AgentKind);
+
+impl ActiveRun {
+    fn start(kind: AgentKind) -> Self {
+        metric::record(
+            MetricId::ActiveAgentRuns,
+            1.0,
+            &[(dim::AGENT_NAME, kind.as_str())],
+        );
+        Self(kind)
+    }
+}
+
+impl Drop for ActiveRun {
+    fn drop(&mut self) {
+        metric::record(
+            MetricId::ActiveAgentRuns,
+            -1.0,
+            &[(dim::AGENT_NAME, self.0.as_str())],
+        );
+    }
 }
 
 fn finished_event(

@@ -72,12 +72,11 @@ pub fn score(report: &InvestigationReport, expected: &Expected, corpus: &Corpus)
         .as_str()
         .parse::<Severity>()
         .unwrap_or_default();
-    let root_text = a.root_cause.to_lowercase();
+    // Only the entities the report names as the root cause count: its prose also mentions the victims.
     let named_root = |entity: &String| {
         a.root_cause_entities
             .iter()
             .any(|e| e.eq_ignore_ascii_case(entity))
-            || root_text.contains(&entity.to_lowercase())
     };
     let missing_root_causes: Vec<String> = expected
         .root_cause_entities

@@ -44,6 +44,37 @@ fn every_bundled_scenario_scores_full_marks() {
     assert!(!text.contains("missed"), "{text}");
 }
 
+/// Scenarios written without reference to the engine (eval/holdout*/): the engine must keep full marks on
+/// them too, so a change that only fits the bundled scenarios fails here.
+#[test]
+fn every_held_out_scenario_scores_full_marks() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../eval");
+    let mut dirs: Vec<std::path::PathBuf> = std::fs::read_dir(&root)
+        .expect("eval/ exists")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("holdout"))
+        })
+        .flat_map(|set| {
+            std::fs::read_dir(set)
+                .expect("a held-out set")
+                .filter_map(Result::ok)
+        })
+        .map(|e| e.path())
+        .filter(|p| p.join("expected.json").is_file())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 5, "held-out scenarios found: {dirs:?}");
+    for dir in dirs {
+        let path = dir.to_str().expect("a UTF-8 path");
+        let (ok, text) = eval(&["--dataset-dir", path, "--min-score", "1.0"]);
+        assert!(ok && !text.contains("missed"), "{path}:\n{text}");
+    }
+}
+
 #[test]
 fn an_impossible_threshold_is_refused_before_any_investigation() {
     let (ok, text) = eval(&["--scenario", "healthy-baseline", "--min-score", "1.5"]);

@@ -83,6 +83,11 @@ impl ToolSchemas {
         }
     }
 
+    /// True when a tool of that name is offered.
+    pub fn knows(&self, tool: &str) -> bool {
+        self.tools.contains_key(tool)
+    }
+
     /// Checks one call.
     pub fn check(&self, call: &ToolCall) -> Result<(), CallProblem> {
         let Some(validator) = self.tools.get(&call.name) else {

@@ -38,6 +38,17 @@ static MISSING_IN_OBJECT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("constant regex")
 });
 
+static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\bsecrets?[\s:="'`/]+(?:[a-z0-9-]+/)?([a-z0-9][a-z0-9.-]*[a-z0-9])"#)
+        .expect("constant regex")
+});
+static CERT_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:cn|subject|dns|san|host(?:name)?)\s*[=:]\s*\*?\.?([a-z][a-z0-9-]*[a-z0-9])",
+    )
+    .expect("constant regex")
+});
+
 /// Name suffixes that say what kind of object a name is, not which component.
 const KIND_SUFFIXES: &[&str] = &[
     "-deployment",
@@ -162,6 +173,41 @@ pub(crate) fn missing_objects(message: &str) -> Vec<EntityRef> {
     found
 }
 
+/// A certificate a message reports as expired, expiring or invalid: the Secrets holding it (`secret
+/// payments/gw-tls`) and the host it is issued for (`CN=gw.payments.svc` → `gw`). Empty when the message is
+/// not about a certificate's validity.
+pub(crate) fn certificate_mentions(message: &str) -> (Vec<String>, Vec<String>) {
+    let lower = message.to_lowercase();
+    let about_certificate = ["certificate", "x509", "tls", " cert "]
+        .iter()
+        .any(|w| lower.contains(w));
+    let validity = ["expir", "not yet valid", "invalid", "not after", "notafter"]
+        .iter()
+        .any(|w| lower.contains(w));
+    if !(about_certificate && validity) {
+        return (Vec::new(), Vec::new());
+    }
+    let mut secrets: Vec<String> = Vec::new();
+    for c in SECRET_NAME.captures_iter(&lower) {
+        if let Some(name) = c.get(1).map(|m| m.as_str().to_owned())
+            && !["in", "for", "of", "from", "the", "is", "was"].contains(&name.as_str())
+            && !secrets.contains(&name)
+        {
+            secrets.push(name);
+        }
+    }
+    let mut hosts: Vec<String> = Vec::new();
+    for c in CERT_SUBJECT.captures_iter(&lower) {
+        if let Some(host) = c.get(1).map(|m| m.as_str().to_owned())
+            && host.len() >= 3
+            && !hosts.contains(&host)
+        {
+            hosts.push(host);
+        }
+    }
+    (secrets, hosts)
+}
+
 /// Plain-language causes a failure message points at.
 pub(crate) fn cause_hints(text: &str) -> Vec<&'static str> {
     let lower = text.to_lowercase();
@@ -237,7 +283,15 @@ pub(crate) fn cause_hints(text: &str) -> Vec<&'static str> {
             "an expired or invalid certificate",
         ),
         (
-            &["pool exhausted", "too many connections", "max_connections"],
+            &[
+                "pool exhausted",
+                "too many connections",
+                "too many clients",
+                "max_connections",
+                "connection slots",
+                "connection limit",
+                "no more connections",
+            ],
             "connection exhaustion",
         ),
     ];
@@ -310,6 +364,30 @@ mod tests {
             vec![EntityRef::new(EntityKind::ConfigMap, "app-settings")]
         );
         assert!(missing_objects("all good").is_empty());
+    }
+
+    #[test]
+    fn certificates_name_their_secret_and_host() {
+        let msg = "certificate expiring: secret payments-gateway-tls in namespace payments \
+                   (CN=payments-gateway.payments.svc, issuer=\"Acme CA\") expires in 4m 1s";
+        assert_eq!(
+            certificate_mentions(msg),
+            (
+                vec!["payments-gateway-tls".to_owned()],
+                vec!["payments-gateway".to_owned()]
+            )
+        );
+        let msg = "TLS certificate in secret/edge/ingress-cert has expired";
+        assert_eq!(certificate_mentions(msg).0, vec!["ingress-cert".to_owned()]);
+        assert_eq!(
+            certificate_mentions("secret db-password rotated"),
+            (Vec::new(), Vec::new()),
+            "not about a certificate"
+        );
+        assert_eq!(
+            certificate_mentions("coupon WELCOME5 expired"),
+            (Vec::new(), Vec::new())
+        );
     }
 
     #[test]

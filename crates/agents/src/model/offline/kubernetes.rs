@@ -53,11 +53,12 @@ pub(crate) fn next_calls(t: &Transcript) -> Vec<Wanted> {
         Wanted::new("get_cluster_events", json!({ "since": events_since })),
         Wanted::new("get_node_status", json!({})),
     ];
-    // Production first; when it holds nothing and no namespace was named, look everywhere.
-    let defaulted_and_empty = q.namespace.is_none()
-        && t.output("get_pod_status")
-            .is_some_and(|o| list(o, "pods").is_empty());
-    if defaulted_and_empty {
+    // Production (or the namespace the question names) first; when it holds nothing, look everywhere: the
+    // word "production" names an environment as often as a namespace.
+    let first_empty = t
+        .output("get_pod_status")
+        .is_some_and(|o| list(o, "pods").is_empty());
+    if first_empty {
         wanted.push(Wanted::new("get_pod_status", json!({})));
         wanted.push(Wanted::new("get_deployment_status", json!({})));
     }
@@ -135,7 +136,14 @@ pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
     let healthy = healthy_finding(&pods, &deployments, &failing_pods, namespace.as_deref());
     findings.extend(healthy);
 
-    let ns_text = namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+    let everywhere = t
+        .outputs("get_pod_status")
+        .any(|(args, _)| args.get("namespace").is_none());
+    let ns_text = if everywhere {
+        "all namespaces"
+    } else {
+        namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
+    };
     let mut summary = format!(
         "Checked {} pods, {} deployments, {} events and {} nodes ({}).",
         pods.len(),
@@ -613,7 +621,11 @@ fn rollout_finding(d: &Value, window: Duration) -> Option<Finding> {
                 .zip(revision)
                 .is_some_and(|(r, cur)| r < cur)
         })
-        .max_by_key(|h| int(h, "revision"))?;
+        .max_by_key(|h| int(h, "revision"));
+    let Some(previous) = previous else {
+        // No earlier revision: the deployment itself is new.
+        return (revision == Some(1)).then(|| created_finding(d, name, image, updated));
+    };
     let previous_image = str_of(previous, "image").unwrap_or("unknown");
     let changed = if previous_image == image {
         format!("image {image} unchanged")
@@ -664,6 +676,44 @@ fn rollout_finding(d: &Value, window: Duration) -> Option<Finding> {
                 .unwrap_or_default()
         )],
     })
+}
+
+/// A deployment created within the look-back period: new code, new clients of shared services.
+fn created_finding(d: &Value, name: &str, image: &str, created: chrono::DateTime<Utc>) -> Finding {
+    let mut related = vec![Relation {
+        relation: RelationKind::ChangedBy,
+        entity: EntityRef::new(EntityKind::Image, image),
+    }];
+    if let Some(app) = str_of(d, "app") {
+        related.push(Relation {
+            relation: RelationKind::PartOf,
+            entity: EntityRef::new(EntityKind::Service, app),
+        });
+    }
+    Finding {
+        kind: FindingKind::RecentChange,
+        severity: Severity::Medium,
+        summary: format!(
+            "Deployment {name} is new: first rolled out at {} (image {image}).",
+            clock(created)
+        ),
+        subject: EntityRef::new(EntityKind::Deployment, name),
+        related,
+        onset: Some(created),
+        evidence: vec![Evidence {
+            tool: "get_deployment_status".into(),
+            detail: format!(
+                "{name}: updated_at={}, revision={}, image={image}, no earlier revision",
+                created.to_rfc3339(),
+                int(d, "revision")
+                    .map(|r| r.to_string())
+                    .unwrap_or_default()
+            ),
+        }],
+        actions: vec![format!(
+            "If the new deployment causes the trouble: kubectl scale deployment/{name} --replicas=0"
+        )],
+    }
 }
 
 /// Repeated warnings about pods in the namespace that are not reported otherwise.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{
     Wanted,
-    entity::{cause_hints, component, peer_references},
+    entity::{cause_hints, certificate_mentions, component, peer_references},
     json::{clock, int, list, str_of, strings, time},
     question::duration_arg,
     transcript::Transcript,
@@ -22,6 +22,8 @@ use crate::finding::{
 };
 
 const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
+/// The cause hint of certificate failures (see `cause_hints`).
+const CERTIFICATE_HINT: &str = "an expired or invalid certificate";
 const LOG_TOOLS: &[&str] = &["get_error_logs", "search_logs", "get_recent_logs"];
 
 /// The calls the data asks for next.
@@ -52,6 +54,23 @@ pub(crate) fn next_calls(t: &Transcript) -> Vec<Wanted> {
         wanted.push(Wanted::new(
             "get_recent_logs",
             json!({ "service": service, "limit": 50 }),
+        ));
+    }
+    // Callers failing certificate checks: find which certificate, from whoever warned about it (a cert
+    // watcher, cert-manager, the server itself), over a longer window since warnings come ahead of expiry.
+    let error_text: Vec<&str> = list(errors, "entries")
+        .iter()
+        .filter_map(|e| str_of(e, "message"))
+        .collect();
+    if cause_hints(&error_text.join("\n")).contains(&CERTIFICATE_HINT) {
+        let longer = duration_arg(
+            t.question
+                .window_or(DEFAULT_WINDOW)
+                .max(Duration::from_secs(3 * 3600)),
+        );
+        wanted.push(Wanted::new(
+            "search_logs",
+            json!({ "pattern": "certificate", "start_time": longer, "log_level": "WARN" }),
         ));
     }
     let mut peers: Vec<String> = Vec::new();
@@ -124,6 +143,7 @@ pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
 
     let mut findings = Vec::new();
     let mut spikes: Vec<(String, usize)> = Vec::new();
+    let mut certificate_failures: Vec<(String, Severity)> = Vec::new();
     for (service, logs) in &per_service {
         let total = reported
             .iter()
@@ -132,9 +152,13 @@ pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
             .unwrap_or(logs.errors.len());
         if let Some(finding) = spike_finding(service, logs, total, &patterns) {
             spikes.push((service.clone(), total));
+            if finding.summary.contains(CERTIFICATE_HINT) {
+                certificate_failures.push((service.clone(), finding.severity));
+            }
             findings.push(finding);
         }
     }
+    findings.extend(certificate_findings(&entries, &certificate_failures));
     let named_templates: BTreeSet<String> = findings
         .iter()
         .map(|f: &Finding| f.summary.clone())
@@ -329,6 +353,90 @@ fn spike_finding(
         evidence,
         actions: Vec::new(),
     })
+}
+
+/// Secrets whose certificate the logs report as expired, expiring or invalid. When callers fail certificate
+/// checks the certificate is a configuration fault of the service it is issued for, as severe as the worst
+/// failure; a warning alone is minor.
+fn certificate_findings(
+    entries: &[(Value, &'static str)],
+    failures: &[(String, Severity)],
+) -> Vec<Finding> {
+    struct Seen {
+        hosts: Vec<String>,
+        reporters: BTreeSet<String>,
+        last: Option<DateTime<Utc>>,
+        example: (String, &'static str),
+    }
+    let mut secrets: BTreeMap<String, Seen> = BTreeMap::new();
+    for (entry, tool) in entries {
+        let Some(message) = str_of(entry, "message") else {
+            continue;
+        };
+        let (names, hosts) = certificate_mentions(message);
+        for name in names {
+            let at = time(entry, "timestamp");
+            let seen = secrets.entry(name).or_insert_with(|| Seen {
+                hosts: Vec::new(),
+                reporters: BTreeSet::new(),
+                last: None,
+                example: (message.to_owned(), tool),
+            });
+            for host in &hosts {
+                if !seen.hosts.contains(host) {
+                    seen.hosts.push(host.clone());
+                }
+            }
+            if let Some(reporter) = str_of(entry, "service") {
+                seen.reporters.insert(reporter.to_owned());
+            }
+            if at.is_some() && at >= seen.last {
+                seen.last = at;
+                seen.example = (message.to_owned(), tool);
+            }
+        }
+    }
+    let worst = failures.iter().map(|(_, s)| *s).max();
+    let callers: Vec<&str> = failures.iter().map(|(s, _)| s.as_str()).collect();
+    secrets
+        .into_iter()
+        .map(|(name, seen)| {
+            // The certificate belongs to the host it is issued for, else to the component its name says.
+            let owner = seen.hosts.first().cloned().unwrap_or_else(|| component(&name));
+            let mut summary = format!(
+                "The certificate in Secret {name} (issued for {owner}) is reported expired or expiring by {}",
+                seen.reporters.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+            if let Some(last) = seen.last {
+                summary.push_str(&format!(", last at {}", clock(last)));
+            }
+            if !callers.is_empty() {
+                summary.push_str(&format!(
+                    "; {} now fail certificate verification",
+                    callers.join(", ")
+                ));
+            }
+            summary.push('.');
+            Finding {
+                kind: FindingKind::ConfigError,
+                severity: worst.map_or(Severity::Low, |w| w.max(Severity::Medium)),
+                summary,
+                subject: EntityRef::new(EntityKind::Secret, name.as_str()),
+                related: vec![Relation {
+                    relation: RelationKind::PartOf,
+                    entity: EntityRef::new(EntityKind::Service, owner.as_str()),
+                }],
+                onset: seen.last,
+                evidence: vec![Evidence {
+                    tool: seen.example.1.to_owned(),
+                    detail: sre_telemetry::redact::truncate_chars(&seen.example.0, 240),
+                }],
+                actions: vec![format!(
+                    "Renew the certificate in Secret {name} and restart {owner} so it serves the new one."
+                )],
+            }
+        })
+        .collect()
 }
 
 fn pattern_finding(pattern: &Value, already_named: &BTreeSet<String>) -> Option<Finding> {

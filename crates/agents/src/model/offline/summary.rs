@@ -22,9 +22,17 @@ use crate::model::ModelError;
 pub(crate) fn assess(input: SummaryInput) -> Result<Assessment, ModelError> {
     let graph = Graph::build(&input.reports);
     let gaps = gaps(&input.reports);
-    let Some(root) = graph.root() else {
+    let Some(first_root) = graph.root() else {
         return Ok(nothing_found(&input, &graph, &gaps));
     };
+    // A shared service that ran out of capacity with no change of its own, while one client is new or just
+    // changed: that client is the cause and the service its first victim.
+    let exhausted = graph
+        .exhausting_client(&first_root)
+        .map(|client| (first_root.clone(), client));
+    let root = exhausted
+        .as_ref()
+        .map_or(first_root, |(_, client)| client.clone());
     let root_c = &graph.components[&root];
     let culprits = graph.culprits(&root);
     let impacted: Vec<String> = graph
@@ -47,7 +55,18 @@ pub(crate) fn assess(input: SummaryInput) -> Result<Assessment, ModelError> {
         .map(|k| graph.components[k].display())
         .collect();
 
-    let mut root_cause = root_c.headline();
+    let mut root_cause = match &exhausted {
+        Some((service, _)) => {
+            let service = &graph.components[service];
+            format!(
+                "{} is a new or changed client of {}, which has run out of capacity: {}",
+                root_c.display(),
+                service.display(),
+                service.headline()
+            )
+        }
+        None => root_c.headline(),
+    };
     let victims = graph.pods_on_node(&root);
     if !victims.is_empty() {
         root_cause.push_str(&format!(" Pods failing on it: {}.", join_names(&victims)));
@@ -410,9 +429,26 @@ impl<'a> Graph<'a> {
                     && !self.dependents(&c.key).is_empty()
             })
             .collect();
+        // A dependency that several failing callers name (or one caller, when it shows trouble of its own)
+        // is where their failures meet, even if its own metrics look normal: the fault can be in how it is
+        // reached (a certificate, a network path), not in how it runs.
+        let shared_upstream: Vec<&Component<'a>> = self
+            .components
+            .values()
+            .filter(|c| !c.is_anomalous() && !c.key.starts_with("node:"))
+            .filter(|c| {
+                let callers = self
+                    .components
+                    .values()
+                    .filter(|d| d.is_anomalous() && d.deps.contains(&c.key))
+                    .count();
+                callers >= 2 || (callers == 1 && c.problems().next().is_some())
+            })
+            .collect();
         let candidates: Vec<&Component<'a>> = anomalous
             .iter()
             .chain(changed_upstream.iter())
+            .chain(shared_upstream.iter())
             .copied()
             .filter(|c| !c.deps.iter().any(|d| d != &c.key && self.anomalous(d)))
             .collect();
@@ -435,6 +471,36 @@ impl<'a> Graph<'a> {
                     .then_with(|| b.key.cmp(&a.key))
             })
             .map(|c| c.key.clone())
+    }
+
+    /// For a root that ran out of capacity (connections, CPU, memory, disk) with no change of its own: the one
+    /// client of it whose rollout or creation came shortly before the trouble began.
+    fn exhausting_client(&self, root: &str) -> Option<String> {
+        let service = self.components.get(root)?;
+        let exhausted = service.problems().any(|f| {
+            f.kind == FindingKind::ResourceSaturation || f.summary.contains("connection exhaustion")
+        });
+        if !exhausted || service.correlated_change().is_some() {
+            return None;
+        }
+        let onset = service.onset()?;
+        // Clients name the service in their errors, or fail with the same exhaustion it reports.
+        let shares_exhaustion = |c: &Component<'_>| {
+            c.problems()
+                .any(|f| f.summary.contains("connection exhaustion"))
+        };
+        let mut clients = self.components.values().filter(|c| {
+            c.key != root
+                && (c.deps.contains(root) || shares_exhaustion(c))
+                && c.changes().any(|change| {
+                    change.onset.is_some_and(|at| {
+                        at <= onset + chrono::Duration::minutes(10)
+                            && at >= onset - chrono::Duration::hours(6)
+                    })
+                })
+        });
+        let client = clients.next()?;
+        clients.next().is_none().then(|| client.key.clone())
     }
 
     /// Workloads on a root node that are using up the very resource the node is short of (a disk filled by
@@ -653,7 +719,13 @@ fn root_entities(root: &Component<'_>, change: Option<&Finding>) -> Vec<String> 
             push(&f.subject);
         }
     }
-    entities.into_iter().map(|e| e.name).take(8).collect()
+    let mut names: Vec<String> = entities.into_iter().map(|e| e.name).take(8).collect();
+    // The component itself, by the name its callers and dashboards use.
+    let display = root.display();
+    if !names.iter().any(|n| n.eq_ignore_ascii_case(&display)) {
+        names.push(display);
+    }
+    names
 }
 
 /// The documented scale over the root and what it impacts: measured outages (availability, error rate) are
