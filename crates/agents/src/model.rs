@@ -389,7 +389,80 @@ pub async fn traced_chat_with_stats(
             stats.error_type = Some(e.error_type());
         }
     }
+    record_chat_metrics(&stats);
     (result, stats)
+}
+
+/// The LLM metric family and the OTel GenAI client histograms for one model call.
+fn record_chat_metrics(stats: &ChatCallStats) {
+    use sre_telemetry::metric::{MetricId, dim, record};
+
+    let provider = stats.provider.as_str();
+    let model = stats.model.as_str();
+    let pm = [(dim::PROVIDER, provider), (dim::MODEL, model)];
+    record(MetricId::LlmRequests, 1.0, &pm);
+    record(
+        MetricId::LlmDuration,
+        stats.duration.as_secs_f64() * 1000.0,
+        &pm,
+    );
+    let genai = [
+        (dim::GEN_AI_OPERATION_NAME, "chat"),
+        (dim::GEN_AI_PROVIDER_NAME, provider),
+        (dim::GEN_AI_REQUEST_MODEL, model),
+    ];
+    record(
+        MetricId::GenAiClientOperationDuration,
+        stats.duration.as_secs_f64(),
+        &genai,
+    );
+    if let Some(error_type) = stats.error_type {
+        record(
+            MetricId::Errors,
+            1.0,
+            &[(dim::COMPONENT, "llm"), (dim::ERROR_TYPE, error_type)],
+        );
+        return;
+    }
+    let usage = &stats.usage;
+    for (token_type, tokens) in [
+        ("input", usage.input_tokens),
+        ("output", usage.output_tokens),
+        ("cache_read", usage.cache_read_tokens),
+        ("cache_creation", usage.cache_write_tokens),
+    ] {
+        if tokens == 0 && token_type.starts_with("cache") {
+            continue;
+        }
+        record(
+            MetricId::LlmTokens,
+            tokens as f64,
+            &[
+                (dim::PROVIDER, provider),
+                (dim::MODEL, model),
+                (dim::TOKEN_TYPE, token_type),
+            ],
+        );
+    }
+    // The GenAI histogram counts what the model read (input, cached or not) and what it wrote.
+    for (token_type, tokens) in [
+        ("input", usage.total_input()),
+        ("output", usage.output_tokens),
+    ] {
+        record(
+            MetricId::GenAiClientTokenUsage,
+            tokens as f64,
+            &[
+                genai[0],
+                genai[1],
+                genai[2],
+                (dim::GEN_AI_TOKEN_TYPE, token_type),
+            ],
+        );
+    }
+    if let Some(usd) = usage.cost.known() {
+        record(MetricId::LlmCost, usd, &pm);
+    }
 }
 
 /// Records `gen_ai.response.model` on the current span. Providers call it from [`ChatModel::chat`], which

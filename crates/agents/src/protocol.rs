@@ -166,6 +166,8 @@ pub struct AgentTask {
     pub context: Vec<String>,
     /// Where to report progress; `ProgressSink::none()` when nobody listens.
     pub progress: ProgressSink,
+    /// Who asked (the `UserID` of the agent's metrics); empty when unknown.
+    pub user_id: String,
 }
 
 /// How a specialist's run ended when it produced a report.

@@ -135,10 +135,10 @@ fn start(
     let budget = envelope.budget.clone();
     let agent_span = span::agent_execute(kind.as_str(), id.as_str());
     envelope.trace.attach(&agent_span);
-    let user = envelope
-        .trace
-        .baggage_entries()
-        .remove(attr::USER_ID)
+    // The task says who asked; the W3C baggage is the fallback for callers that leave it empty.
+    let user = Some(envelope.body.user_id.clone())
+        .filter(|u| !u.is_empty())
+        .or_else(|| envelope.trace.baggage_entries().remove(attr::USER_ID))
         .unwrap_or_default();
 
     let work = {

@@ -55,6 +55,7 @@ fn task() -> AgentTask {
         question: "Why is the database crash looping in production?".into(),
         context: Vec::new(),
         progress: ProgressSink::none(),
+        user_id: "tester".into(),
     }
 }
 

@@ -616,6 +616,7 @@ async fn an_unknown_tool_call_gets_a_tool_error_the_model_corrects() {
             question: "Why is the database crash looping?".into(),
             context: Vec::new(),
             progress: ProgressSink::none(),
+            user_id: "tester".into(),
         };
         let budget = TokenBudget::new(1_000_000);
         let report = run_agent(

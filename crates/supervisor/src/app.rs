@@ -90,7 +90,8 @@ async fn open_memory(config: &AppConfig) -> Result<Option<Arc<Memory>>, AppError
         .map_err(|e| AppError::Startup {
             what: "memory".into(),
             message: e.to_string(),
-        })?;
+        })?
+        .with_observer(record_memory_operation);
     if let Err(e) = memory.seed_bundled_users().await {
         tracing::warn!("could not seed the bundled user preferences: {e}");
     }
@@ -112,6 +113,32 @@ fn install_telemetry(config: &AppConfig, service_name: &str) -> Result<Telemetry
         .to_owned();
     }
     Ok(sre_telemetry::install(&telemetry)?)
+}
+
+/// `MemoryOperation` [Operation, Strategy] for every memory operation, the `preferences` cache's hits and
+/// misses, and `Errors` [Component=memory] for failed ones.
+pub fn record_memory_operation(timing: &sre_memory::OperationTiming) {
+    use sre_telemetry::metric::{MetricId, dim, record};
+    record(
+        MetricId::MemoryOperation,
+        timing.duration.as_secs_f64() * 1000.0,
+        &[
+            (dim::OPERATION, timing.operation.as_str()),
+            (dim::STRATEGY, timing.strategy_dimension()),
+        ],
+    );
+    match timing.cache_hit {
+        Some(true) => record(MetricId::CacheHits, 1.0, &[(dim::CACHE, "preferences")]),
+        Some(false) => record(MetricId::CacheMisses, 1.0, &[(dim::CACHE, "preferences")]),
+        None => {}
+    }
+    if let Some(error_type) = timing.error_type {
+        record(
+            MetricId::Errors,
+            1.0,
+            &[(dim::COMPONENT, "memory"), (dim::ERROR_TYPE, error_type)],
+        );
+    }
 }
 
 /// Exports every pending span; the exporters block, so this runs off the async workers.

@@ -13,7 +13,11 @@ use sre_agents::{
     specialist::SpecialistMsg,
 };
 use sre_memory::{KnowledgeKind, Memory, MemoryContext, SessionId, UserId};
-use sre_telemetry::{convention::attr, span};
+use sre_telemetry::{
+    convention::attr,
+    metric::{self, MetricId, dim, property},
+    span,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -61,7 +65,55 @@ pub fn validate_question(question: &str) -> Result<(), InvestigationError> {
     Ok(())
 }
 
+/// Runs one investigation and records its `InvestigationRequests` and `InvestigationDuration` (by outcome:
+/// `success`, `partial`, `invalid`, `cancelled`, `failure`) and, when it fails, an `Errors` data point.
 pub(crate) async fn run_investigation(
+    supervisor: ActorRef<SupervisorMsg>,
+    model: Arc<dyn ChatModel>,
+    memory: Option<Arc<Memory>>,
+    envelope: Envelope<InvestigationRequest>,
+    cancel: CancellationToken,
+) -> InvestigationReply {
+    let started = std::time::Instant::now();
+    let id = envelope.investigation_id.to_string();
+    let reply = investigate(supervisor, model, memory, envelope, cancel).await;
+    let (outcome, error_type) = match &reply {
+        Ok(report) if report.partial => ("partial", None),
+        Ok(_) => ("success", None),
+        Err(InvestigationError::InvalidRequest(_)) => ("invalid", Some("invalid_request")),
+        Err(InvestigationError::Cancelled(_)) => ("cancelled", Some("cancelled")),
+        Err(InvestigationError::Failed(_)) => ("failure", Some("all_agents_failed")),
+    };
+    let trace_id = reply
+        .as_ref()
+        .ok()
+        .and_then(|r| r.trace_id.clone())
+        .unwrap_or_default();
+    let dims = [
+        (dim::OUTCOME, outcome),
+        (property::INVESTIGATION_ID, id.as_str()),
+        (property::TRACE_ID, trace_id.as_str()),
+    ];
+    metric::record(MetricId::InvestigationRequests, 1.0, &dims);
+    metric::record(
+        MetricId::InvestigationDuration,
+        started.elapsed().as_secs_f64() * 1000.0,
+        &dims,
+    );
+    if let Some(error_type) = error_type {
+        metric::record(
+            MetricId::Errors,
+            1.0,
+            &[
+                (dim::COMPONENT, "supervisor"),
+                (dim::ERROR_TYPE, error_type),
+            ],
+        );
+    }
+    reply
+}
+
+async fn investigate(
     supervisor: ActorRef<SupervisorMsg>,
     model: Arc<dyn ChatModel>,
     memory: Option<Arc<Memory>>,
@@ -136,6 +188,7 @@ pub(crate) async fn run_investigation(
                     question: request.question.clone(),
                     context: context_for(kind, request, recalled.as_ref()),
                     progress: request.progress.clone(),
+                    user_id: request.user_id.to_string(),
                 },
             );
             let supervisor = supervisor.clone();
@@ -195,6 +248,14 @@ pub(crate) async fn run_investigation(
         if personalization.escalation.escalate {
             let escalation = &personalization.escalation;
             let escalate_span = span::escalate(escalation.escalation_type.as_str());
+            metric::record(
+                MetricId::EscalationTriggered,
+                1.0,
+                &[
+                    (dim::USER_ID, request.user_id.as_str()),
+                    (dim::ESCALATION_TYPE, escalation.escalation_type.as_str()),
+                ],
+            );
             span::add_event(
                 &escalate_span,
                 "escalation.decided",

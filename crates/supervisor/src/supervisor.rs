@@ -14,7 +14,10 @@ use sre_agents::{
     specialist::{Specialist, SpecialistArgs, SpecialistMsg},
 };
 use sre_memory::Memory;
-use sre_telemetry::span;
+use sre_telemetry::{
+    metric::{self, MetricId, dim},
+    span,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -223,6 +226,14 @@ async fn restart(
     let supervise_span = tracing::info_span!("supervisor.restart", sre.agent_type = kind.as_str());
     if recent.len() >= state.args.restart.max_restarts {
         span::record_error(&supervise_span, "restart_budget_exhausted", reason);
+        metric::record(
+            MetricId::Errors,
+            1.0,
+            &[
+                (dim::COMPONENT, "supervisor"),
+                (dim::ERROR_TYPE, "restart_budget_exhausted"),
+            ],
+        );
         tracing::error!(
             agent = kind.as_str(),
             reason,
@@ -244,6 +255,11 @@ async fn restart(
     match spawn_specialist(myself, state, args).await {
         Ok(()) => {
             *state.total_restarts.entry(kind).or_default() += 1;
+            metric::record(
+                MetricId::AgentRestarts,
+                1.0,
+                &[(dim::AGENT_NAME, kind.as_str())],
+            );
             span::add_event(
                 &supervise_span,
                 "agent.restarted",

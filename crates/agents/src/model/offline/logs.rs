@@ -46,6 +46,13 @@ pub(crate) fn next_calls(t: &Transcript) -> Vec<Wanted> {
             json!({ "pattern": regex::escape(term), "start_time": window, "log_level": "WARN" }),
         ));
     }
+    // What memory says the named components talk to: their trouble may be the cause.
+    for (_, related) in t.question.remembered.iter().take(2) {
+        wanted.push(Wanted::new(
+            "search_logs",
+            json!({ "pattern": regex::escape(related), "start_time": window, "log_level": "WARN" }),
+        ));
+    }
     let Some(errors) = t.output("get_error_logs") else {
         return wanted;
     };

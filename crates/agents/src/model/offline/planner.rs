@@ -130,6 +130,20 @@ pub(crate) fn plan(question: &Question) -> RoutePlan {
             "a diagnosis needs workload state, logs and metrics side by side",
         );
     }
+    if !question.remembered.is_empty() {
+        let facts: Vec<String> = question
+            .remembered
+            .iter()
+            .map(|(named, related)| format!("{named} ~ {related}"))
+            .collect();
+        choose(
+            &mut chosen,
+            &mut reasons,
+            &[Kubernetes, Logs],
+            "memory relates the named components to others, so their workloads and logs are checked",
+        );
+        reasons.push(format!("remembered dependencies: {}", facts.join(", ")));
+    }
     if chosen.is_empty() {
         choose(
             &mut chosen,
@@ -217,6 +231,21 @@ mod tests {
         assert_eq!(
             agents("Who is on the escalation list for the payments team?"),
             vec![Runbooks]
+        );
+    }
+
+    #[test]
+    fn remembered_dependencies_are_part_of_the_plan() {
+        let q = Question::parse("Why is web-service slow?").with_memory(&[
+            "Known infrastructure: web-service depends on database-service (dependency)".to_owned(),
+        ]);
+        let plan = plan(&q);
+        assert!(plan.agents.contains(&Logs) && plan.agents.contains(&Kubernetes));
+        assert!(
+            plan.reason
+                .contains("remembered dependencies: web-service ~ database-service"),
+            "{}",
+            plan.reason
         );
     }
 

@@ -48,6 +48,9 @@ pub(crate) struct Question {
     pub wants_diagnosis: bool,
     /// Content words, lowercased, without stop words, in order.
     pub terms: Vec<String>,
+    /// Remembered dependencies of the components the question names (from the context's "Known
+    /// infrastructure: A depends on B" lines): `(named, related)` pairs, as written.
+    pub remembered: Vec<(String, String)>,
 }
 
 /// (symptom, word stems that signal it). A stem matches a word that starts with it.
@@ -345,6 +348,10 @@ static NAMESPACE_AFTER: LazyLock<Regex> = LazyLock::new(|| {
 });
 static NAMESPACE_BEFORE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b([a-z0-9][a-z0-9-]*)\s+namespace\b").expect("constant regex"));
+static DEPENDENCY_FACT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^([A-Za-z0-9][A-Za-z0-9_.:-]*) depends on ([A-Za-z0-9][A-Za-z0-9_.:-]*)")
+        .expect("constant regex")
+});
 static WINDOW_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:last|past|previous|within)\s+(\d+)?\s*(minute|min|hour|hr|day|week)s?\b")
         .expect("constant regex")
@@ -421,7 +428,47 @@ impl Question {
             wants_remedy,
             wants_diagnosis,
             terms,
+            remembered: Vec::new(),
         }
+    }
+
+    /// The question with what memory knows about the components it names: for every remembered
+    /// dependency "A depends on B" where the question names A or B, the other side is worth checking too.
+    pub fn with_memory(mut self, context: &[String]) -> Self {
+        let named: Vec<String> = self
+            .subject_terms()
+            .into_iter()
+            .map(super::entity::component)
+            .collect();
+        let names = |name: &str| {
+            let c = super::entity::component(name);
+            named
+                .iter()
+                .any(|n| *n == c || c.split('-').any(|part| part == n))
+        };
+        for line in context {
+            let Some(c) = line
+                .strip_prefix("Known infrastructure: ")
+                .and_then(|rest| DEPENDENCY_FACT.captures(rest))
+            else {
+                continue;
+            };
+            let (Some(a), Some(b)) = (c.get(1), c.get(2)) else {
+                continue;
+            };
+            let (a, b) = (a.as_str(), b.as_str());
+            let pair = if names(a) {
+                (a.to_owned(), b.to_owned())
+            } else if names(b) {
+                (b.to_owned(), a.to_owned())
+            } else {
+                continue;
+            };
+            if !self.remembered.contains(&pair) {
+                self.remembered.push(pair);
+            }
+        }
+        self
     }
 
     pub fn has(&self, symptom: Symptom) -> bool {
@@ -557,6 +604,31 @@ mod tests {
         assert!(q.mentions(Mention::Kubernetes));
         assert!(!q.wants_remedy);
         assert!(q.subject_terms().is_empty());
+    }
+
+    #[test]
+    fn remembered_dependencies_of_named_components_are_kept() {
+        let context = vec![
+            "User alice prefers: technical communication".to_owned(),
+            "Known infrastructure: web-service depends on database-service (dependency, confidence 0.80, from logs-agent)".to_owned(),
+            "Known infrastructure: api-service depends on cache (dependency, confidence 0.80, from logs-agent)".to_owned(),
+        ];
+        let q = Question::parse("Why is web slow?").with_memory(&context);
+        assert_eq!(
+            q.remembered,
+            vec![("web-service".to_owned(), "database-service".to_owned())]
+        );
+        let q = Question::parse("Is the database healthy?").with_memory(&context);
+        assert_eq!(
+            q.remembered,
+            vec![("database-service".to_owned(), "web-service".to_owned())]
+        );
+        assert!(
+            Question::parse("Check cluster health")
+                .with_memory(&context)
+                .remembered
+                .is_empty()
+        );
     }
 
     #[test]

@@ -75,9 +75,9 @@ impl Transcript {
                 ModelError::InvalidRequest("the conversation has no user message".into())
             })?
             .to_owned();
-        let (question, _context) = parse_task_prompt(&user_text);
+        let (question, context) = parse_task_prompt(&user_text);
         Ok(Self {
-            question: Question::parse(&question),
+            question: Question::parse(&question).with_memory(&context),
             calls: calls.into_iter().map(|(_, e)| e).collect(),
             must_answer,
             user_text,
