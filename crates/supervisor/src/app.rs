@@ -6,6 +6,7 @@ mod backends;
 mod eval;
 mod investigate;
 mod memory;
+mod traces;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             result
         }
         Some(Command::Memory(command)) => memory::run(&config, command).await,
+        Some(Command::Traces(command)) => traces::run(&config, command),
     }
 }
 

@@ -122,6 +122,56 @@ pub enum Command {
     /// Manage memory: load user preferences, list and delete records.
     #[command(subcommand)]
     Memory(MemoryCommand),
+    /// Read the local trace file: list traces, show one as a waterfall, draw the service map (no AWS needed).
+    #[command(subcommand)]
+    Traces(TracesCommand),
+}
+
+/// `sre-agent traces …`
+#[derive(Debug, Subcommand)]
+pub enum TracesCommand {
+    /// The most recent traces, newest first: id, start, duration, spans, services, status, question.
+    List {
+        /// Most traces shown.
+        #[arg(long, default_value_t = crate::traces::DEFAULT_LIST_LIMIT)]
+        limit: usize,
+        /// Only traces that started this long ago or later (e.g. 30m, 2h).
+        #[arg(long, value_parser = humantime_duration, value_name = "DURATION")]
+        since: Option<Duration>,
+        #[command(flatten)]
+        file: TraceFileArg,
+    },
+    /// One trace as a waterfall: every span with its offset, duration and status; the critical path and the
+    /// slowest agent highlighted, errors in red.
+    Show {
+        /// Trace id: 32 hex digits, the X-Ray form (1-xxxxxxxx-…), or a unique prefix of at least 8 digits.
+        trace_id: String,
+        #[command(flatten)]
+        file: TraceFileArg,
+    },
+    /// The service map, computed the way X-Ray computes it: nodes from SERVER spans and remote CLIENT spans,
+    /// edges with request count, error and fault rates, p50/p95 latency.
+    ServiceMap {
+        /// Only spans that started this long ago or later (e.g. 15m, 1h).
+        #[arg(long, value_parser = humantime_duration, value_name = "DURATION")]
+        since: Option<Duration>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = crate::traces::MapFormat::Text)]
+        format: crate::traces::MapFormat,
+        /// Write to this file instead of stdout (useful for html).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        file: TraceFileArg,
+    },
+}
+
+/// Which trace file `traces` reads.
+#[derive(Debug, Args)]
+pub struct TraceFileArg {
+    /// The OTLP-JSON lines trace file [default: <data dir>/traces/traces.jsonl].
+    #[arg(long, value_name = "FILE")]
+    pub trace_file: Option<PathBuf>,
 }
 
 /// `sre-agent backends …`
@@ -285,4 +335,7 @@ Examples:
   sre-agent backends serve --domain k8s            # one tool server on 127.0.0.1:8011
   sre-agent --backend-url k8s=http://127.0.0.1:8011/mcp --prompt \"Check cluster health\"
   sre-agent eval                                   # score every bundled scenario
-  sre-agent memory list --user Alice";
+  sre-agent memory list --user Alice
+  sre-agent traces list                            # recent investigations in the local trace file
+  sre-agent traces show <TRACE_ID>                 # one trace as a waterfall (a unique prefix is enough)
+  sre-agent traces service-map --since 1h          # the X-Ray-style service map, without AWS";

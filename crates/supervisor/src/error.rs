@@ -34,6 +34,9 @@ pub enum AppError {
     },
     #[error(transparent)]
     Investigation(#[from] InvestigationError),
+    /// A trace command could not answer (`traces list|show|service-map`).
+    #[error(transparent)]
+    Trace(#[from] crate::traces::TraceError),
 }
 
 impl AppError {
@@ -42,6 +45,7 @@ impl AppError {
         match self {
             AppError::Usage(_) => 2,
             AppError::Investigation(InvestigationError::InvalidRequest(_)) => 2,
+            AppError::Trace(e) if e.is_usage() => 2,
             _ => 1,
         }
     }

@@ -194,3 +194,95 @@ fn malformed_backend_urls_are_usage_errors() {
         "must start with http://",
     );
 }
+
+#[test]
+fn traces_list_show_and_service_map_read_the_local_trace_file() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let ran = sre_agent(
+        &["--no-markdown", "--prompt", "Check cluster health"],
+        data.path(),
+    );
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    let printed = String::from_utf8_lossy(&ran.stdout).into_owned() + &stderr(&ran);
+    let trace_id = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("Trace ID: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the run prints its trace id")
+        .to_owned();
+
+    let list = sre_agent(&["traces", "list"], data.path());
+    let list_text = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(list_text.contains(&trace_id), "{list_text}");
+    assert!(list_text.contains("Check cluster health"), "{list_text}");
+
+    let show = sre_agent(&["traces", "show", &trace_id[..20]], data.path());
+    let show_text = String::from_utf8_lossy(&show.stdout);
+    assert!(show.status.success(), "{}", stderr(&show));
+    for needle in [
+        "sre.investigation",
+        "agent.kubernetes.execute",
+        "tools/call get_pod_status",
+        "[k8s-backend]",
+    ] {
+        assert!(show_text.contains(needle), "{needle} missing:\n{show_text}");
+    }
+
+    let map = sre_agent(&["traces", "service-map", "--format", "json"], data.path());
+    assert!(map.status.success(), "{}", stderr(&map));
+    let json: serde_json::Value = serde_json::from_slice(&map.stdout).expect("JSON service map");
+    let text = json.to_string();
+    for node in [
+        "sre-agent",
+        "kubernetes-agent",
+        "metrics-agent",
+        "k8s-backend",
+        "metrics-backend",
+    ] {
+        assert!(
+            text.contains(&format!("\"{node}\"")),
+            "{node} missing: {text}"
+        );
+    }
+
+    let html_path = data.path().join("map.html");
+    let html = sre_agent(
+        &[
+            "traces",
+            "service-map",
+            "--format",
+            "html",
+            "--output",
+            html_path.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert!(html.status.success(), "{}", stderr(&html));
+    let page = std::fs::read_to_string(&html_path).expect("html written");
+    assert!(
+        page.starts_with("<!DOCTYPE html>") || page.starts_with("<!doctype html>"),
+        "{}",
+        &page[..80.min(page.len())]
+    );
+
+    assert_usage_error(
+        &sre_agent(&["traces", "show", "not-hex"], data.path()),
+        "is not a trace id",
+    );
+    assert_usage_error(
+        &sre_agent(
+            &["traces", "show", "0123456789abcdef0123456789abcdef"],
+            data.path(),
+        ),
+        "no trace 0123456789abcdef0123456789abcdef",
+    );
+    let empty = tempfile::tempdir().expect("temp dir");
+    let missing = sre_agent(&["traces", "list"], empty.path());
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("no trace file at"),
+        "{}",
+        stderr(&missing)
+    );
+}
