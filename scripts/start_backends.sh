@@ -7,7 +7,7 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 Usage: scripts/start_backends.sh [--scenario NAME | --dataset-dir DIR] [--host ADDR] [--port-base PORT]
-                                 [--timeout SECONDS] [-- EXTRA-SERVE-ARGS...]
+                                 [--timeout SECONDS] [--domain NAME]... [-- EXTRA-SERVE-ARGS...]
 
 Starts k8s, logs, metrics and runbooks as four `sre-agent backends serve --domain <d>` processes
 (ports PORT..PORT+3, default 8011-8014), each logging to .run/<domain>.log with its PID in .run/<domain>.pid.
@@ -17,23 +17,28 @@ Starts k8s, logs, metrics and runbooks as four `sre-agent backends serve --domai
   --host ADDR          address to listen on (default 127.0.0.1)
   --port-base PORT     port of the k8s backend; the others follow (default 8011)
   --timeout SECONDS    how long to wait for every backend to answer (default 30)
+  --domain NAME        start only this backend (k8s, logs, metrics or runbooks; repeatable), e.g. to
+                       bring back one that was stopped; ports stay those of the full set
   -- ARGS...           passed to every `backends serve` as is (e.g. authentication options)
 
 The binary is $SRE_AGENT_BIN when set, else target/release/sre-agent, else target/debug/sre-agent.
-SRE_DATA_DIR and the OTEL_* variables reach the backends through the environment.
+SRE_DATA_DIR and the OTEL_* variables reach the backends through the environment; SRE_RUN_DIR moves the PID
+files and logs elsewhere than .run/.
 EOF
 }
 
 readonly DOMAINS=(k8s logs metrics runbooks)
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-run_dir="${root}/.run"
+# PID files and logs; SRE_RUN_DIR moves them (tests and parallel demos use their own).
+run_dir="${SRE_RUN_DIR:-${root}/.run}"
 
 host="127.0.0.1"
 port_base="8011"
 timeout_s="30"
 dataset_args=()
 extra_args=()
+selected=()
 
 die() {
   printf 'start_backends: %s\n' "$*" >&2
@@ -62,6 +67,14 @@ while (($# > 0)); do
       timeout_s="$2"
       shift 2
       ;;
+    --domain)
+      (($# >= 2)) || die "--domain needs a value"
+      case "$2" in
+        k8s | logs | metrics | runbooks) selected+=("$2") ;;
+        *) die "--domain must be k8s, logs, metrics or runbooks, found '$2'" ;;
+      esac
+      shift 2
+      ;;
     -h | --help)
       usage
       exit 0
@@ -77,6 +90,10 @@ while (($# > 0)); do
       ;;
   esac
 done
+
+if ((${#selected[@]} == 0)); then
+  selected=("${DOMAINS[@]}")
+fi
 
 if ! [[ "${port_base}" =~ ^[0-9]+$ ]] || ((port_base < 1 || port_base > 65532)); then
   die "--port-base must be a port from 1 to 65532, found '${port_base}'"
@@ -174,7 +191,7 @@ owns_port() {
 }
 
 # Refuse to start over backends that are (or were) running.
-for domain in "${DOMAINS[@]}"; do
+for domain in "${selected[@]}"; do
   pid_file="${run_dir}/${domain}.pid"
   if [[ -e "${pid_file}" ]]; then
     pid="$(tr -d '[:space:]' <"${pid_file}")"
@@ -210,7 +227,7 @@ abort() {
   exit 1
 }
 
-for domain in "${DOMAINS[@]}"; do
+for domain in "${selected[@]}"; do
   log="${run_dir}/${domain}.log"
   nohup "${bin}" backends serve --domain "${domain}" --host "${host}" --port-base "${port_base}" \
     ${dataset_args[@]+"${dataset_args[@]}"} ${extra_args[@]+"${extra_args[@]}"} >"${log}" 2>&1 &
@@ -219,7 +236,7 @@ for domain in "${DOMAINS[@]}"; do
 done
 
 deadline=$((SECONDS + timeout_s))
-for domain in "${DOMAINS[@]}"; do
+for domain in "${selected[@]}"; do
   pid="$(cat "${run_dir}/${domain}.pid")"
   port="$(port_of "${domain}")"
   url="http://$(probe_host):${port}/mcp"
@@ -236,8 +253,8 @@ $(tail -n 20 "${run_dir}/${domain}.log")"
 done
 
 printf 'MCP backends running:\n'
-for domain in "${DOMAINS[@]}"; do
-  printf '  %-9s http://%s:%s/mcp  (PID %s, log .run/%s.log)\n' "${domain}" "$(probe_host)" \
-    "$(port_of "${domain}")" "$(cat "${run_dir}/${domain}.pid")" "${domain}"
+for domain in "${selected[@]}"; do
+  printf '  %-9s http://%s:%s/mcp  (PID %s, log %s/%s.log)\n' "${domain}" "$(probe_host)" \
+    "$(port_of "${domain}")" "$(cat "${run_dir}/${domain}.pid")" "${run_dir}" "${domain}"
 done
 printf 'Stop them with scripts/stop_backends.sh\n'

@@ -7,17 +7,20 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/stop_backends.sh [--grace SECONDS]
+Usage: scripts/stop_backends.sh [--grace SECONDS] [--domain NAME]...
 
   --grace SECONDS   how long each backend may take to finish after SIGTERM before it gets SIGKILL (default 15)
+  --domain NAME     stop only this backend (k8s, logs, metrics or runbooks; repeatable); default all
 USAGE
 }
 
 readonly DOMAINS=(k8s logs metrics runbooks)
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-run_dir="${root}/.run"
+# PID files and logs; SRE_RUN_DIR moves them (tests and parallel demos use their own).
+run_dir="${SRE_RUN_DIR:-${root}/.run}"
 grace_s="15"
+selected=()
 
 while (($# > 0)); do
   case "$1" in
@@ -27,6 +30,20 @@ while (($# > 0)); do
         exit 1
       fi
       grace_s="$2"
+      shift 2
+      ;;
+    --domain)
+      if (($# < 2)); then
+        printf 'stop_backends: --domain needs a value\n' >&2
+        exit 1
+      fi
+      case "$2" in
+        k8s | logs | metrics | runbooks) selected+=("$2") ;;
+        *)
+          printf 'stop_backends: --domain must be k8s, logs, metrics or runbooks, found %s\n' "'$2'" >&2
+          exit 1
+          ;;
+      esac
       shift 2
       ;;
     -h | --help)
@@ -64,10 +81,14 @@ alive() {
   fi
 }
 
+if ((${#selected[@]} == 0)); then
+  selected=("${DOMAINS[@]}")
+fi
+
 failed=0
 found=0
 stopping=()
-for domain in "${DOMAINS[@]}"; do
+for domain in "${selected[@]}"; do
   pid_file="${run_dir}/${domain}.pid"
   [[ -e "${pid_file}" ]] || continue
   found=1

@@ -3,12 +3,13 @@
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sre_agents::model::provider::ProviderKind;
 use sre_mcp_backends::domain::Domain;
 
 use crate::config::{
-    DEFAULT_USER_ID, ENV_BACKEND_API_KEY, ENV_BACKEND_TOKEN, ENV_BACKEND_URLS, ENV_DATASET_DIR,
-    ENV_LLM_PROVIDER, ENV_MEMORY, ENV_MEMORY_ID, ENV_MEMORY_RETENTION, ENV_OTEL_DEBUG,
-    ENV_SCENARIO, ENV_SRE_DATA_DIR, ENV_USER_ID,
+    DEFAULT_MAX_TOKENS, DEFAULT_USER_ID, ENV_BACKEND_API_KEY, ENV_BACKEND_TOKEN, ENV_BACKEND_URLS,
+    ENV_DATASET_DIR, ENV_LLM_PROVIDER, ENV_MEMORY, ENV_MEMORY_ID, ENV_MEMORY_RETENTION,
+    ENV_OTEL_DEBUG, ENV_SCENARIO, ENV_SRE_DATA_DIR, ENV_USER_ID,
 };
 
 /// Investigate production incidents with a team of AI agents, observable end to end.
@@ -55,9 +56,25 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub no_markdown: bool,
 
-    /// Reasoning provider. Only `offline` is available in this build.
-    #[arg(long, env = ENV_LLM_PROVIDER, value_enum, default_value_t = Provider::Offline, global = true)]
+    /// Reasoning provider: the built-in offline engine, or a model on Amazon Bedrock, the Anthropic API or an
+    /// OpenAI-compatible server (credentials and endpoints from the standard environment; see the README).
+    #[arg(long, env = ENV_LLM_PROVIDER, value_enum, ignore_case = true, default_value_t = Provider::Offline,
+          global = true)]
     pub provider: Provider,
+
+    /// Model id sent to the provider (default per provider; --help lists them).
+    #[arg(long, value_name = "ID", global = true, long_help = model_help())]
+    pub model: Option<String>,
+
+    /// Most model tokens (input, output and cache) one investigation may use, over the supervisor and every
+    /// specialist; when they are used up the agents stop and the report is partial. 0 means no limit.
+    #[arg(long, default_value_t = DEFAULT_MAX_TOKENS, value_name = "N", global = true)]
+    pub max_tokens: u64,
+
+    /// Most model tokens one user may use per UTC day, counted in the data directory; an investigation does
+    /// not start once they are used up. 0 means no limit.
+    #[arg(long, default_value_t = 0, value_name = "N", global = true)]
+    pub daily_token_budget: u64,
 
     /// Also print every finished span on stderr, and log at info level.
     #[arg(long, env = ENV_OTEL_DEBUG, global = true)]
@@ -146,6 +163,10 @@ pub enum TracesCommand {
     Show {
         /// Trace id: 32 hex digits, the X-Ray form (1-xxxxxxxx-…), or a unique prefix of at least 8 digits.
         trace_id: String,
+        /// Also print the attributes of the spans whose name contains TEXT (e.g. `memory.retrieve`,
+        /// `tools/call`); without TEXT, of every span.
+        #[arg(long, value_name = "TEXT", num_args = 0..=1, default_missing_value = "")]
+        attributes: Option<String>,
         #[command(flatten)]
         file: TraceFileArg,
     },
@@ -283,7 +304,7 @@ pub enum MemoryBackend {
     Off,
 }
 
-/// Reasoning providers.
+/// Reasoning providers on the command line (the names of [`ProviderKind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Provider {
     /// The built-in deterministic reasoning engine (no network, no credentials).
@@ -297,15 +318,31 @@ pub enum Provider {
     OpenAi,
 }
 
-impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Offline => "offline",
-            Provider::Bedrock => "bedrock",
-            Provider::Anthropic => "anthropic",
-            Provider::OpenAi => "openai",
+impl From<Provider> for ProviderKind {
+    fn from(provider: Provider) -> Self {
+        match provider {
+            Provider::Offline => ProviderKind::Offline,
+            Provider::Bedrock => ProviderKind::Bedrock,
+            Provider::Anthropic => ProviderKind::Anthropic,
+            Provider::OpenAi => ProviderKind::OpenAi,
         }
     }
+}
+
+/// `--model`'s long help, with each provider's default taken from the provider library.
+fn model_help() -> String {
+    let mut help = "Model id sent to the provider: a Bedrock model or inference-profile id, an Anthropic model \
+                    name, or the model name an OpenAI-compatible server knows (e.g. llama3.1:8b on Ollama). The \
+                    offline engine has one model. Defaults:"
+        .to_owned();
+    for kind in ProviderKind::ALL {
+        help.push_str(&format!(
+            "\n  {:<10} {}",
+            kind.as_str(),
+            kind.default_model()
+        ));
+    }
+    help
 }
 
 /// `k8s=http://127.0.0.1:8011/mcp`
@@ -332,6 +369,8 @@ Examples:
   sre-agent --prompt \"Why are the database pods crash looping in production?\"
   USER_ID=Carol sre-agent --scenario api-latency-regression --prompt \"API response times have degraded 3x in the last hour\"
   sre-agent --interactive
+  sre-agent --provider bedrock --prompt \"Check cluster health\"   # AWS credentials and region from the standard chain
+  OPENAI_BASE_URL=http://localhost:11434/v1 sre-agent --provider openai --model llama3.1:8b --prompt \"...\"
   sre-agent backends serve --domain k8s            # one tool server on 127.0.0.1:8011
   sre-agent --backend-url k8s=http://127.0.0.1:8011/mcp --prompt \"Check cluster health\"
   sre-agent eval                                   # score every bundled scenario

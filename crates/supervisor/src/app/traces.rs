@@ -29,11 +29,16 @@ pub fn run(config: &AppConfig, command: &TracesCommand) -> Result<(), AppError> 
             warn(&listing.stats);
             print!("{}", listing.render(color));
         }
-        TracesCommand::Show { trace_id, file } => {
+        TracesCommand::Show {
+            trace_id,
+            attributes,
+            file,
+        } => {
             let (trace, stats) = load_trace(&trace_file(config, file), trace_id)?;
             warn(&stats);
             let options = WaterfallOptions {
                 color,
+                attributes_of: attributes.clone(),
                 ..WaterfallOptions::default()
             };
             print!("{}", render_waterfall(&trace, &options));

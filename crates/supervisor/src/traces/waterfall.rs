@@ -16,7 +16,7 @@ const MAX_INDENT: usize = 32;
 const PATH_NAMES: usize = 8;
 
 /// How `traces show` draws.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaterfallOptions {
     /// ANSI colours (errors red, the critical path yellow).
     pub color: bool,
@@ -24,6 +24,8 @@ pub struct WaterfallOptions {
     pub bar_width: usize,
     /// Longest span-name column (tree lines included); longer names are cut.
     pub name_width: usize,
+    /// Print the attributes of the spans whose name contains this text (`""`: every span) under their row.
+    pub attributes_of: Option<String>,
 }
 
 /// One row of the waterfall.
@@ -49,6 +51,7 @@ impl Default for WaterfallOptions {
             color: false,
             bar_width: 40,
             name_width: 64,
+            attributes_of: None,
         }
     }
 }
@@ -163,10 +166,30 @@ pub fn render_waterfall(trace: &Trace, options: &WaterfallOptions) -> String {
             span.kind.as_str(),
         );
         let _ = writeln!(out, "{}", line.trim_end());
+        if let Some(pattern) = &options.attributes_of
+            && span.name.contains(pattern.as_str())
+        {
+            let attributes: Vec<String> = span
+                .attributes
+                .iter()
+                .filter(|(key, _)| !BAGGAGE_COPIES.contains(&key.as_str()))
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect();
+            if !attributes.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    ansi.dim(&format!("{:>25}{}", "", attributes.join(" ")))
+                );
+            }
+        }
     }
     write_summary(&mut out, trace, &path, &ansi);
     out
 }
+
+/// Attributes every span carries from the W3C baggage: left out of attribute listings.
+const BAGGAGE_COPIES: &[&str] = &["session.id", "user.id", "gen_ai.conversation.id"];
 
 /// A duration in a unit a person reads at a glance: `0.42 ms`, `12.3 ms`, `1.52 s`.
 pub fn format_ns(ns: u64) -> String {
