@@ -19,7 +19,7 @@ use std::{
 
 use rmcp::{
     RoleClient, ServiceExt,
-    model::{CallToolRequestParams, ClientConfig, ErrorCode, RequestParamsMeta},
+    model::{CallToolRequestParams, ClientConfig, ErrorCode, RequestParamsMeta, Tool},
     service::{RunningService, ServiceError},
     transport::streamable_http_client::{
         StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
@@ -128,6 +128,17 @@ pub struct KnownTool {
     pub read_only: bool,
 }
 
+impl KnownTool {
+    /// The tool as an MCP server describes it (its `tools/list` entry); `read_only` is the server's
+    /// `readOnlyHint` annotation, absent meaning "may change state".
+    pub fn from_mcp(tool: &Tool) -> Self {
+        Self {
+            spec: tool_spec(tool),
+            read_only: is_read_only(tool),
+        }
+    }
+}
+
 type Connection = RunningService<RoleClient, ClientConfig>;
 
 /// A lazily connected, resilient MCP client for one backend. Cheap to share behind an `Arc`; calls run
@@ -144,6 +155,9 @@ pub struct ToolClient {
     cache: Option<ResultCache>,
     read_only: RwLock<HashSet<String>>,
     catalog: Vec<KnownTool>,
+    /// The latest failure of the backend itself (cleared by a success), so a call the open breaker refuses
+    /// can still say why the backend is failing.
+    last_failure: RwLock<Option<ToolError>>,
 }
 
 impl ToolClient {
@@ -176,6 +190,7 @@ impl ToolClient {
             connection: Mutex::new(None),
             read_only: RwLock::new(HashSet::new()),
             catalog: Vec::new(),
+            last_failure: RwLock::new(None),
         }
     }
 
@@ -212,6 +227,36 @@ impl ToolClient {
             .unwrap_or_default()
     }
 
+    /// The backend's latest own failure (unreachable, timeout, server error) since its last success, if any.
+    pub fn last_failure(&self) -> Option<ToolError> {
+        self.last_failure.read().ok().and_then(|last| last.clone())
+    }
+
+    /// The line for a report's "could not be checked" list when a call of `tool` failed with `error` because
+    /// the backend could not be used (down, too slow, failing, refusing our credentials, its breaker open):
+    /// the backend, the tool, the attempts made and the error; for a call the open breaker refused, also the
+    /// failure that opened it. `None` for a bad request, which the model corrects instead.
+    pub fn unavailable_line(&self, tool: &str, error: &ToolError) -> Option<String> {
+        let backend = &self.endpoint.service;
+        match error {
+            ToolError::GaveUp { attempts, last, .. } if backend_unusable(last) => Some(format!(
+                "{backend}: {tool} failed after {attempts} attempts: {last}"
+            )),
+            ToolError::CircuitOpen { .. } => {
+                let cause = self
+                    .last_failure()
+                    .map(|last| format!("; last failure: {last}"))
+                    .unwrap_or_default();
+                Some(format!("{backend}: {tool} was not sent: {error}{cause}"))
+            }
+            // Without a retry wrapper the call made exactly one attempt.
+            _ if backend_unusable(error) => {
+                Some(format!("{backend}: {tool} failed after 1 attempt: {error}"))
+            }
+            _ => None,
+        }
+    }
+
     /// Forgets cached results, e.g. after something outside the client changed the backend's state.
     pub fn invalidate_cache(&self) {
         if let Some(cache) = &self.cache {
@@ -224,6 +269,7 @@ impl ToolClient {
         match self.list_live().await {
             Ok(tools) => Ok(tools),
             Err(e) if !self.catalog.is_empty() && e.is_backend_failure() => {
+                self.note_failure(Some(&e));
                 tracing::warn!(backend = %self.endpoint.service, "cannot list tools ({e}); offering the known catalog");
                 Ok(self.catalog.iter().map(|t| t.spec.clone()).collect())
             }
@@ -243,22 +289,14 @@ impl ToolClient {
             .map_err(|e| self.classify("tools/list", e))?;
         if let Ok(mut read_only) = self.read_only.write() {
             for tool in &tools {
-                let ro = tool.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true);
-                if ro {
+                if is_read_only(tool) {
                     read_only.insert(tool.name.to_string());
                 } else {
                     read_only.remove(tool.name.as_ref());
                 }
             }
         }
-        Ok(tools
-            .into_iter()
-            .map(|t| ToolSpec {
-                name: t.name.into_owned(),
-                description: t.description.map(|d| d.into_owned()).unwrap_or_default(),
-                input_schema: Value::Object((*t.input_schema).clone()),
-            })
-            .collect())
+        Ok(tools.iter().map(tool_spec).collect())
     }
 
     /// Calls `tool` with `arguments` (a JSON object): from the cache when the tool is read-only and a fresh
@@ -296,6 +334,8 @@ impl ToolClient {
     ) -> Result<ToolOutput, ToolError> {
         let max = self.config.retry.max_attempts.max(1);
         let mut attempt = 1;
+        // The failure of the previous attempt of this call, if any.
+        let mut previous: Option<ToolError> = None;
         loop {
             let client_span = span::mcp_client(
                 tool,
@@ -309,10 +349,16 @@ impl ToolClient {
                 Err(retry_in) => {
                     let open = ToolError::CircuitOpen {
                         backend: self.endpoint.service.clone(),
-                        retry_in,
+                        // Whole milliseconds: the wait is for people to read, not nanosecond-exact.
+                        retry_in: Duration::from_millis(
+                            u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+                        ),
                     };
                     span::record_error(&client_span, open.error_type(), &open.to_string());
-                    return Err(self.give_up(tool, attempt - 1, open));
+                    // A retry cut short by the breaker ends the call with the failure that caused it: the
+                    // open breaker is on the attempt's span, the real cause belongs to the caller.
+                    let last = previous.unwrap_or(open);
+                    return Err(self.give_up(tool, attempt - 1, last));
                 }
             };
             let result = self
@@ -322,6 +368,7 @@ impl ToolClient {
             match result {
                 Ok(output) => {
                     permit.success();
+                    self.note_failure(None);
                     if output.is_error {
                         client_span.record(attr::ERROR_TYPE, "tool_error");
                     }
@@ -331,17 +378,30 @@ impl ToolClient {
                     span::record_error(&client_span, error.error_type(), &error.to_string());
                     if error.is_backend_failure() {
                         permit.failure();
+                        self.note_failure(Some(&error));
                     } else {
                         permit.neutral();
                     }
                     if !error.is_retryable() || attempt >= max {
                         return Err(self.give_up(tool, attempt, error));
                     }
+                    previous = Some(error);
                 }
             }
             drop(client_span);
             attempt += 1;
             tokio::time::sleep(self.config.retry.delay_before(attempt)).await;
+        }
+    }
+
+    /// Records the backend's latest own failure, or clears it after a success.
+    fn note_failure(&self, failure: Option<&ToolError>) {
+        // A healthy backend has nothing to clear: skip the write lock on the success path.
+        if failure.is_none() && self.last_failure.read().is_ok_and(|last| last.is_none()) {
+            return;
+        }
+        if let Ok(mut last) = self.last_failure.write() {
+            *last = failure.cloned();
         }
     }
 
@@ -470,7 +530,7 @@ impl ToolClient {
                         message,
                     }
                 } else {
-                    unreachable(message)
+                    unreachable(transport_cause(&message))
                 }
             })?;
         let conn = Arc::new(conn);
@@ -529,12 +589,35 @@ impl ToolClient {
                     None => ToolError::Unreachable {
                         backend,
                         url: self.endpoint.url.clone(),
-                        message,
+                        message: transport_cause(&message),
                     },
                 }
             }
         }
     }
+}
+
+/// True when `error` is the backend's fault rather than the request's.
+fn backend_unusable(error: &ToolError) -> bool {
+    match error {
+        ToolError::GaveUp { last, .. } => backend_unusable(last),
+        ToolError::CircuitOpen { .. } | ToolError::Unauthorized { .. } => true,
+        other => other.is_backend_failure(),
+    }
+}
+
+/// The model's view of an MCP tool: name, description and input schema.
+fn tool_spec(tool: &Tool) -> ToolSpec {
+    ToolSpec {
+        name: tool.name.to_string(),
+        description: tool.description.as_deref().unwrap_or_default().to_owned(),
+        input_schema: Value::Object((*tool.input_schema).clone()),
+    }
+}
+
+/// True when the server marks the tool read-only (`readOnlyHint`).
+fn is_read_only(tool: &Tool) -> bool {
+    tool.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true)
 }
 
 /// The innermost message of an error chain ("Connection refused (os error 111)").
@@ -549,6 +632,26 @@ fn root_cause(error: &dyn StdError) -> String {
         }
     }
     message
+}
+
+/// The part of a transport error a person can act on. rmcp wraps the socket error in layers naming its
+/// worker types ("Send message error Transport [rmcp::…] error: Client error: … tcp connect error: Connection
+/// refused (os error 111), when send initialize request"); the innermost `: `-separated part without the
+/// trailing context is the cause ("Connection refused (os error 111)"). The whole text goes to the debug log.
+fn transport_cause(message: &str) -> String {
+    let without_context = message
+        .rfind(", when ")
+        .map_or(message, |at| &message[..at]);
+    let cause = without_context
+        .rsplit(": ")
+        .next()
+        .map(str::trim)
+        .filter(|cause| !cause.is_empty())
+        .unwrap_or(without_context);
+    if cause.len() < message.len() {
+        tracing::debug!(error = message, "transport error");
+    }
+    cause.to_owned()
 }
 
 fn is_auth_failure(message: &str) -> bool {
@@ -577,6 +680,134 @@ mod tests {
     fn endpoint_address_is_host_and_port() {
         let e = BackendEndpoint::new("k8s-backend", "http://127.0.0.1:8011/mcp");
         assert_eq!(e.address(), "127.0.0.1:8011");
+    }
+
+    #[test]
+    fn a_known_tool_keeps_the_mcp_description_and_read_only_hint() {
+        let mut schema = serde_json::Map::new();
+        schema.insert("type".into(), Value::String("object".into()));
+        let reader = Tool::new("get_pod_status", "Pods", schema.clone())
+            .annotate(rmcp::model::ToolAnnotations::new().read_only(true));
+        let known = KnownTool::from_mcp(&reader);
+        assert_eq!(
+            known,
+            KnownTool {
+                spec: ToolSpec {
+                    name: "get_pod_status".into(),
+                    description: "Pods".into(),
+                    input_schema: serde_json::json!({"type": "object"}),
+                },
+                read_only: true,
+            }
+        );
+        let writer = Tool::new_with_raw("restart_pod", None, schema);
+        let known = KnownTool::from_mcp(&writer);
+        assert!(!known.read_only, "no annotation means it may change state");
+        assert_eq!(known.spec.description, "");
+    }
+
+    fn k8s_client() -> ToolClient {
+        ToolClient::new(
+            BackendEndpoint::new("k8s-backend", "http://127.0.0.1:1/mcp"),
+            reqwest::Client::new(),
+            ToolClientConfig::default(),
+        )
+    }
+
+    fn refused() -> ToolError {
+        ToolError::Unreachable {
+            backend: "k8s-backend".into(),
+            url: "http://127.0.0.1:1/mcp".into(),
+            message: "Connection refused (os error 111)".into(),
+        }
+    }
+
+    #[test]
+    fn an_unusable_backend_is_named_with_tool_attempts_and_error() {
+        let client = k8s_client();
+        let gave_up = ToolError::GaveUp {
+            backend: "k8s-backend".into(),
+            tool: "get_pod_status".into(),
+            attempts: 3,
+            last: Box::new(refused()),
+        };
+        assert_eq!(
+            client
+                .unavailable_line("get_pod_status", &gave_up)
+                .as_deref(),
+            Some(
+                "k8s-backend: get_pod_status failed after 3 attempts: k8s-backend at \
+                 http://127.0.0.1:1/mcp is unreachable: Connection refused (os error 111)"
+            )
+        );
+        assert_eq!(
+            client
+                .unavailable_line("get_node_status", &refused())
+                .as_deref(),
+            Some(
+                "k8s-backend: get_node_status failed after 1 attempt: k8s-backend at \
+                 http://127.0.0.1:1/mcp is unreachable: Connection refused (os error 111)"
+            )
+        );
+        let open = ToolError::CircuitOpen {
+            backend: "k8s-backend".into(),
+            retry_in: Duration::from_millis(29_500),
+        };
+        assert_eq!(
+            client
+                .unavailable_line("get_cluster_events", &open)
+                .as_deref(),
+            Some(
+                "k8s-backend: get_cluster_events was not sent: k8s-backend is failing: its circuit \
+                 breaker is open (next probe in 29.5s)"
+            )
+        );
+        client.note_failure(Some(&refused()));
+        let line = client
+            .unavailable_line("get_cluster_events", &open)
+            .unwrap_or_default();
+        assert!(
+            line.ends_with(
+                "; last failure: k8s-backend at http://127.0.0.1:1/mcp is unreachable: \
+                            Connection refused (os error 111)"
+            ),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_bad_request_is_not_unavailable_data() {
+        let client = k8s_client();
+        let invalid = ToolError::Rejected {
+            backend: "k8s-backend".into(),
+            tool: "get_pod_status".into(),
+            kind: RejectKind::InvalidParams,
+            message: "unknown field `pod`".into(),
+        };
+        assert_eq!(client.unavailable_line("get_pod_status", &invalid), None);
+        let unknown = ToolError::UnknownTool {
+            tool: "get_pods".into(),
+        };
+        assert_eq!(client.unavailable_line("get_pods", &unknown), None);
+    }
+
+    #[test]
+    fn transport_errors_are_cut_to_their_cause() {
+        let rmcp = "Send message error Transport [rmcp::transport::worker::WorkerTransport<rmcp::transport::\
+                    streamable_http_client::StreamableHttpClientWorker<sre_agents::tool_client::http::\
+                    TracingHttpClient>>] error: Client error: error sending request for url \
+                    (http://127.0.0.1:18311/mcp): client error (Connect): tcp connect error: Connection refused \
+                    (os error 111), when send initialize request";
+        assert_eq!(transport_cause(rmcp), "Connection refused (os error 111)");
+        assert_eq!(
+            transport_cause("Transport channel closed"),
+            "Transport channel closed"
+        );
+        assert_eq!(
+            transport_cause("no MCP handshake within 5s"),
+            "no MCP handshake within 5s"
+        );
+        assert_eq!(transport_cause("broken: "), "broken: ");
     }
 
     #[test]

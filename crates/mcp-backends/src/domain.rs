@@ -1,9 +1,13 @@
-//! [`Domain`]: the four tool domains, with their service names, default ports and tool names.
+//! [`Domain`]: the four tool domains, with their service names, default ports, tool names and the tool
+//! catalog each backend serves.
 
 use std::fmt;
 use std::str::FromStr;
 
+use rmcp::model::Tool;
+
 use crate::error::UnknownDomain;
+use crate::server::{K8sServer, LogsServer, MetricsServer, RunbooksServer};
 
 /// Tool names, one constant per MCP tool.
 pub mod tool {
@@ -141,6 +145,18 @@ impl Domain {
     }
 }
 
+/// The tools the backend of `domain` serves, exactly as its `tools/list` answers (names, descriptions, input
+/// schemas and annotations), without a dataset or a running server. Clients use it to know a backend's tools
+/// when the backend cannot be asked.
+pub fn tool_catalog(domain: Domain) -> Vec<Tool> {
+    match domain {
+        Domain::K8s => K8sServer::tool_router().list_all(),
+        Domain::Logs => LogsServer::tool_router().list_all(),
+        Domain::Metrics => MetricsServer::tool_router().list_all(),
+        Domain::Runbooks => RunbooksServer::tool_router().list_all(),
+    }
+}
+
 impl fmt::Display for Domain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -219,5 +235,36 @@ mod tests {
         assert_eq!(all.len(), 20);
         assert_eq!(Domain::of_tool("analyze_trends"), Some(Domain::Metrics));
         assert_eq!(Domain::of_tool("nope"), None);
+    }
+
+    #[test]
+    fn every_catalog_lists_exactly_the_domain_tools_all_read_only() {
+        for domain in Domain::ALL {
+            let catalog = tool_catalog(domain);
+            let mut listed: Vec<&str> = catalog.iter().map(|t| t.name.as_ref()).collect();
+            listed.sort_unstable();
+            let mut expected = domain.tool_names().to_vec();
+            expected.sort_unstable();
+            assert_eq!(listed, expected, "{domain}");
+            for tool in &catalog {
+                assert_eq!(
+                    tool.annotations.as_ref().and_then(|a| a.read_only_hint),
+                    Some(true),
+                    "{domain}: {} is not marked read-only",
+                    tool.name
+                );
+                assert!(
+                    tool.description.as_deref().is_some_and(|d| !d.is_empty()),
+                    "{domain}: {} has no description",
+                    tool.name
+                );
+                assert_eq!(
+                    tool.input_schema.get("type").and_then(|t| t.as_str()),
+                    Some("object"),
+                    "{domain}: {} input schema",
+                    tool.name
+                );
+            }
+        }
     }
 }

@@ -16,7 +16,7 @@ pub mod scenario;
 pub mod server;
 
 pub use dataset::{Dataset, ScenarioFile, ScenarioFiles};
-pub use domain::Domain;
+pub use domain::{Domain, tool_catalog};
 pub use error::{ConfigError, DatasetError, ServeError, ToolError, UnknownDomain, Violation};
 pub use host::{
     AllowedHosts, Auth, BackendSet, DEFAULT_PORT_BASE, HttpOptions, MCP_PATH, ServeOptions,

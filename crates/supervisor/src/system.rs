@@ -6,12 +6,12 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use ractor::{Actor, ActorRef, rpc::CallResult};
 use sre_agents::{
     agent_loop::{AgentLoopConfig, ToolBox},
-    model::ChatModel,
+    model::{ChatModel, budget::TokenBudget},
     protocol::{AgentKind, Envelope, InvestigationId},
     specialist::SpecialistArgs,
-    tool_client::{BackendEndpoint, ToolClient, ToolClientConfig},
+    tool_client::{BackendEndpoint, KnownTool, ToolClient, ToolClientConfig},
 };
-use sre_mcp_backends::{DatasetSource, domain::Domain, host::BackendSet};
+use sre_mcp_backends::{DatasetSource, domain::Domain, host::BackendSet, tool_catalog};
 use sre_memory::Memory;
 use tokio::task::JoinHandle;
 
@@ -39,6 +39,8 @@ pub struct SystemOptions {
     pub investigation_timeout: Duration,
     /// Memory for context, personalisation and learning; `None` runs without (neutral reports, no escalation).
     pub memory: Option<Arc<Memory>>,
+    /// Model tokens one investigation may use (supervisor and every specialist); `None` is unlimited.
+    pub max_tokens: Option<u64>,
 }
 
 impl SystemOptions {
@@ -53,6 +55,7 @@ impl SystemOptions {
             remote: HashMap::new(),
             investigation_timeout: Duration::from_secs(120),
             memory: None,
+            max_tokens: None,
         }
     }
 }
@@ -67,6 +70,14 @@ pub fn domain_of(kind: AgentKind) -> Domain {
     }
 }
 
+/// The tools of `domain`'s backend as the tool client knows them without asking the backend.
+pub fn known_tools(domain: Domain) -> Vec<KnownTool> {
+    tool_catalog(domain)
+        .iter()
+        .map(KnownTool::from_mcp)
+        .collect()
+}
+
 /// A started system.
 pub struct System {
     supervisor: ActorRef<SupervisorMsg>,
@@ -74,6 +85,7 @@ pub struct System {
     /// The in-process backends, when any domain is served in-process.
     backends: Option<BackendSet>,
     timeout: Duration,
+    max_tokens: Option<u64>,
 }
 
 impl System {
@@ -100,23 +112,26 @@ impl System {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| startup("HTTP client", e.to_string()))?;
+        // Every client knows its backend's tools up front: a backend that is down at start-up still gets its
+        // tools called, and each call fails visibly (retries, breaker, error spans, a gap in the report).
         let client_for = |domain: Domain| -> Option<ToolClient> {
-            match (options.remote.get(&domain), backends.as_ref()) {
-                (Some(url), _) => Some(ToolClient::new(
+            let client = match (options.remote.get(&domain), backends.as_ref()) {
+                (Some(url), _) => ToolClient::new(
                     BackendEndpoint::new(domain.service_name(), url.clone()),
                     http.clone(),
                     options.tools.clone(),
-                )),
-                (None, Some(set)) => Some(ToolClient::new(
+                ),
+                (None, Some(set)) => ToolClient::new(
                     BackendEndpoint::new(domain.service_name(), set.url(domain)),
                     http.clone(),
                     ToolClientConfig {
                         auth: None,
                         ..options.tools.clone()
                     },
-                )),
-                (None, None) => None,
-            }
+                ),
+                (None, None) => return None,
+            };
+            Some(client.with_catalog(known_tools(domain)))
         };
         let specialists = AgentKind::ALL
             .into_iter()
@@ -144,6 +159,7 @@ impl System {
             supervisor_task,
             backends,
             timeout: options.investigation_timeout,
+            max_tokens: options.max_tokens,
         })
     }
 
@@ -158,7 +174,10 @@ impl System {
         request: InvestigationRequest,
     ) -> Result<InvestigationReport, InvestigationError> {
         let deadline = std::time::Instant::now() + self.timeout;
-        let envelope = Envelope::new(InvestigationId::new(), deadline, request);
+        let budget = self
+            .max_tokens
+            .map_or_else(TokenBudget::unlimited, TokenBudget::new);
+        let envelope = Envelope::new(InvestigationId::new(), deadline, request).with_budget(budget);
         let id = envelope.investigation_id.to_string();
         // The supervisor answers by the deadline; the grace covers the final assessment after it.
         let wait = self.timeout + Duration::from_secs(10);

@@ -279,12 +279,9 @@ async fn spans_and_metrics_reach_an_http_protobuf_collector() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_is_bounded_when_the_collector_is_down() {
-    // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Port 1 (tcpmux): nothing listens there, and unlike a port that was free a moment ago, no receiver of a
+    // test running in parallel can be handed it by the OS.
+    let port: u16 = 1;
     let handle = tokio::runtime::Handle::current();
     let config = TelemetryConfig::new("otlp-down", None);
     let mut traces = otlp_config(format!("http://127.0.0.1:{port}"), OtlpProtocol::Grpc);
@@ -317,7 +314,9 @@ async fn shutdown_is_bounded_when_the_collector_is_down() {
         started.elapsed() < Duration::from_secs(20),
         "shutdown returned"
     );
-    assert!(result.is_err(), "the export could not succeed");
+    // Whether the last export failed inside shutdown (an Err here) or on a scheduled tick just before depends
+    // on timing; either way nothing was delivered and the loss is counted.
+    let _ = result;
     let lost = dropped.load(std::sync::atomic::Ordering::Relaxed);
     assert!(lost > 0 && lost <= 100, "{lost} spans counted as dropped");
 }

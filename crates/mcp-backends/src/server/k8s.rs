@@ -75,12 +75,13 @@ pub struct NodeStatusParams {
     pub node_name: Option<String>,
 }
 
-#[tool_router]
+#[tool_router(vis = "pub(crate)")]
 impl K8sServer {
     #[tool(
         description = "Pods with phase, status (CrashLoopBackOff, ...), readiness, restart count, containers with the \
                        last termination reason and message, and CPU/memory usage against limits. Filter by namespace \
-                       and/or one pod name."
+                       and/or one pod name.",
+        annotations(read_only_hint = true)
     )]
     async fn get_pod_status(
         &self,
@@ -95,7 +96,8 @@ impl K8sServer {
 
     #[tool(
         description = "Deployments with desired/ready/available replicas, image, current revision and when it rolled \
-                       out, conditions and earlier revisions. Filter by namespace and/or one deployment name."
+                       out, conditions and earlier revisions. Filter by namespace and/or one deployment name.",
+        annotations(read_only_hint = true)
     )]
     async fn get_deployment_status(
         &self,
@@ -106,7 +108,8 @@ impl K8sServer {
 
     #[tool(
         description = "Cluster events (FailedMount, BackOff, Unhealthy, Scheduled, ...) newest first, over a lookback \
-                       window (default 1h), optionally only one type: Warning, Error or Normal."
+                       window (default 1h), optionally only one type: Warning, Error or Normal.",
+        annotations(read_only_hint = true)
     )]
     async fn get_cluster_events(
         &self,
@@ -121,7 +124,8 @@ impl K8sServer {
 
     #[tool(
         description = "Per-pod CPU (millicores) and memory (MiB) usage with limits and percent of limit, plus totals. \
-                       Filter by namespace; resource_type narrows to cpu, memory or pods."
+                       Filter by namespace; resource_type narrows to cpu, memory or pods.",
+        annotations(read_only_hint = true)
     )]
     async fn get_resource_usage(
         &self,
@@ -132,7 +136,8 @@ impl K8sServer {
 
     #[tool(
         description = "Nodes with readiness, pressure conditions, capacity, usage and CPU/memory utilisation percent. \
-                       Optionally one node by name."
+                       Optionally one node by name.",
+        annotations(read_only_hint = true)
     )]
     async fn get_node_status(
         &self,

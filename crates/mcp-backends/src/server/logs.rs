@@ -99,11 +99,12 @@ pub struct CountLogEventsParams {
     pub group_by: Option<String>,
 }
 
-#[tool_router]
+#[tool_router(vis = "pub(crate)")]
 impl LogsServer {
     #[tool(
         description = "Search log messages with a case-insensitive regular expression within a time range (default: the \
-                       last hour), optionally from a minimum level up. Newest first."
+                       last hour), optionally from a minimum level up. Newest first.",
+        annotations(read_only_hint = true)
     )]
     async fn search_logs(
         &self,
@@ -118,7 +119,8 @@ impl LogsServer {
 
     #[tool(
         description = "ERROR and FATAL log entries over a lookback window (default 1h), with counts per service. \
-                       Optionally one service. Newest first."
+                       Optionally one service. Newest first.",
+        annotations(read_only_hint = true)
     )]
     async fn get_error_logs(
         &self,
@@ -134,7 +136,8 @@ impl LogsServer {
     #[tool(
         description = "Group WARN, ERROR and FATAL messages of a lookback window (default 1h) into templates (numbers, \
                        ids, addresses and quoted strings replaced by placeholders), most frequent first, with levels, \
-                       services, first/last seen and an example."
+                       services, first/last seen and an example.",
+        annotations(read_only_hint = true)
     )]
     async fn analyze_log_patterns(
         &self,
@@ -148,7 +151,8 @@ impl LogsServer {
     }
 
     #[tool(
-        description = "The most recent log entries of every level, newest first; optionally one service."
+        description = "The most recent log entries of every level, newest first; optionally one service.",
+        annotations(read_only_hint = true)
     )]
     async fn get_recent_logs(
         &self,
@@ -159,7 +163,8 @@ impl LogsServer {
 
     #[tool(
         description = "Count log entries of a level and above, or whose message contains a text, over a lookback \
-                       window (default 1h), grouped by service, level or hour."
+                       window (default 1h), grouped by service, level or hour.",
+        annotations(read_only_hint = true)
     )]
     async fn count_log_events(
         &self,

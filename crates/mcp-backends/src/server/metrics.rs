@@ -130,11 +130,12 @@ pub struct TrendsParams {
     pub anomaly_threshold: Option<f64>,
 }
 
-#[tool_router]
+#[tool_router(vis = "pub(crate)")]
 impl MetricsServer {
     #[tool(
         description = "Response time, throughput, CPU or memory series per service over a time range (default: the last \
-                       hour) with first, latest, min, max and average."
+                       hour) with first, latest, min, max and average.",
+        annotations(read_only_hint = true)
     )]
     async fn get_performance_metrics(
         &self,
@@ -149,7 +150,8 @@ impl MetricsServer {
 
     #[tool(
         description = "Error-rate series (percent of failed requests) per service over a lookback window (default 1h), \
-                       with current value, baseline (oldest quarter of the window) and peak."
+                       with current value, baseline (oldest quarter of the window) and peak.",
+        annotations(read_only_hint = true)
     )]
     async fn get_error_rates(
         &self,
@@ -164,7 +166,8 @@ impl MetricsServer {
 
     #[tool(
         description = "CPU, memory, disk (percent) or network (Mbit/s) series per service over a lookback window \
-                       (default 1h) with first, latest, min, max and average."
+                       (default 1h) with first, latest, min, max and average.",
+        annotations(read_only_hint = true)
     )]
     async fn get_resource_metrics(
         &self,
@@ -179,7 +182,8 @@ impl MetricsServer {
 
     #[tool(
         description = "Availability per service over a lookback window (default 1h): mean, latest and minimum, and \
-                       whether the 99.9% SLO is met."
+                       whether the 99.9% SLO is met.",
+        annotations(read_only_hint = true)
     )]
     async fn get_availability_metrics(
         &self,
@@ -195,7 +199,8 @@ impl MetricsServer {
     #[tool(
         description = "Trend and anomaly detection for one metric per service over a window (default 2h): baseline \
                        from the oldest quarter, change in percent, trend direction, anomalous points beyond a number \
-                       of standard deviations, and the onset of the anomaly."
+                       of standard deviations, and the onset of the anomaly.",
+        annotations(read_only_hint = true)
     )]
     async fn analyze_trends(
         &self,
@@ -360,7 +365,14 @@ pub fn analyze_trends(ds: &Dataset, params: &TrendsParams, now: Timestamp) -> To
         ));
     }
     let services = windowed(ds, params.service.as_deref(), series, &window)
-        .filter_map(|(s, points)| trend(&s.service, &points, threshold))
+        .filter_map(|(s, points)| {
+            trend(
+                &s.service,
+                &points,
+                threshold,
+                series == MetricSeries::AvailabilityPct,
+            )
+        })
         .collect();
     to_json(&TrendsAnswer {
         metric_name: name,
@@ -469,13 +481,24 @@ enum Trend {
 }
 
 /// Baseline, change and anomalies of one oldest-first series; `None` without points.
-fn trend<'a>(service: &'a str, points: &[Point], threshold: f64) -> Option<TrendOut<'a>> {
+///
+/// `percent_of_success` marks a series bounded by 100 % (availability): its spread floor is a share of the
+/// shortfall from 100 %, since 99.9 → 95 % is an outage although it is only 5 % of the value.
+fn trend<'a>(
+    service: &'a str,
+    points: &[Point],
+    threshold: f64,
+    percent_of_success: bool,
+) -> Option<TrendOut<'a>> {
     let base_points = baseline(points);
     let base = mean(base_points.iter().map(|p| p.value))?;
     let spread = std_dev(base_points.iter().map(|p| p.value), base)?;
-    let sigma = spread
-        .max(SIGMA_FLOOR_SHARE * base.abs())
-        .max(SIGMA_FLOOR_MIN);
+    let scale = if percent_of_success {
+        (100.0 - base).max(0.1)
+    } else {
+        base.abs()
+    };
+    let sigma = spread.max(SIGMA_FLOOR_SHARE * scale).max(SIGMA_FLOOR_MIN);
     let latest = points.last()?.value;
     let anomalies: Vec<AnomalyOut> = points
         .get(base_points.len()..)
@@ -492,7 +515,15 @@ fn trend<'a>(service: &'a str, points: &[Point], threshold: f64) -> Option<Trend
         .collect();
     Some(TrendOut {
         service,
-        trend: direction(base, latest),
+        trend: direction(
+            base,
+            latest,
+            if percent_of_success {
+                (100.0 - base).max(1.0)
+            } else {
+                base.abs()
+            },
+        ),
         baseline: round2(base),
         latest,
         change_pct: (base != 0.0).then(|| round1((latest - base) / base.abs() * 100.0)),
@@ -502,8 +533,8 @@ fn trend<'a>(service: &'a str, points: &[Point], threshold: f64) -> Option<Trend
     })
 }
 
-fn direction(base: f64, latest: f64) -> Trend {
-    if (latest - base).abs() <= STABLE_SHARE * base.abs() {
+fn direction(base: f64, latest: f64, scale: f64) -> Trend {
+    if (latest - base).abs() <= STABLE_SHARE * scale {
         Trend::Stable
     } else if latest > base {
         Trend::Increasing
@@ -709,6 +740,31 @@ mod tests {
         assert_eq!(web["onset"], "2026-11-21T11:15:00Z");
         assert_eq!(web["anomalies"].as_array().unwrap().len(), 4);
         assert_eq!(web["anomalies"][0]["value"], 900.0);
+    }
+
+    #[test]
+    fn an_availability_drop_of_a_few_points_is_an_anomaly() {
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let values = [
+            99.92, 99.9, 99.91, 99.9, 99.92, 99.9, 99.91, 99.9, 98.1, 96.5, 95.8, 95.7,
+        ];
+        let points: Vec<Point> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Point {
+                at: t0 + chrono::Duration::minutes(10 * i as i64),
+                value: *v,
+            })
+            .collect();
+        let row = trend("claims", &points, DEFAULT_ANOMALY_THRESHOLD, true).unwrap();
+        assert!(row.anomalous, "a 4-point availability drop is an outage");
+        assert_eq!(row.trend, Trend::Decreasing);
+        assert_eq!(row.anomalies.first().map(|a| a.value), Some(98.1));
+        // The same drop on a latency-like series is within 5 % of the value: not flagged.
+        let relative = trend("claims", &points, DEFAULT_ANOMALY_THRESHOLD, false).unwrap();
+        assert!(!relative.anomalous);
     }
 
     #[test]

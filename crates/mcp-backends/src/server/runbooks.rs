@@ -76,11 +76,12 @@ pub struct ResolutionsParams {
     pub service: Option<String>,
 }
 
-#[tool_router]
+#[tool_router(vis = "pub(crate)")]
 impl RunbooksServer {
     #[tool(
         description = "Find incident playbooks by incident type, severity and/or keywords. Keyword words are matched \
-                       against title, keywords and symptoms; results are scored, best first, with their symptoms."
+                       against title, keywords and symptoms; results are scored, best first, with their symptoms.",
+        annotations(read_only_hint = true)
     )]
     async fn search_runbooks(
         &self,
@@ -91,7 +92,8 @@ impl RunbooksServer {
 
     #[tool(
         description = "The full playbook for an id from search_runbooks: symptoms, ordered steps with commands and \
-                       expected results, and escalation."
+                       expected results, and escalation.",
+        annotations(read_only_hint = true)
     )]
     async fn get_incident_playbook(
         &self,
@@ -101,7 +103,8 @@ impl RunbooksServer {
     }
 
     #[tool(
-        description = "Troubleshooting guides (symptoms, diagnostic steps, solutions) by category and/or issue type."
+        description = "Troubleshooting guides (symptoms, diagnostic steps, solutions) by category and/or issue type.",
+        annotations(read_only_hint = true)
     )]
     async fn get_troubleshooting_guide(
         &self,
@@ -112,7 +115,8 @@ impl RunbooksServer {
 
     #[tool(
         description = "Escalation procedures (response time, contacts and channels per level) by severity and \
-                       incident type."
+                       incident type.",
+        annotations(read_only_hint = true)
     )]
     async fn get_escalation_procedures(
         &self,
@@ -123,7 +127,8 @@ impl RunbooksServer {
 
     #[tool(
         description = "Known resolutions of recurring issues matching an issue description, optionally for one \
-                       service; scored, best first, with steps."
+                       service; scored, best first, with steps.",
+        annotations(read_only_hint = true)
     )]
     async fn get_common_resolutions(
         &self,
