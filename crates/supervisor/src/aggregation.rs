@@ -1,14 +1,14 @@
 //! Aggregation: the summary model concludes over every specialist's findings. Its conclusion is held to the
-//! findings — entity names it invents are dropped — and a failed summary falls back to what the findings
-//! alone support.
+//! findings — entity names it invents are dropped — and a failed summary, or one the investigation's token
+//! budget no longer covers, falls back to what the findings alone support.
 
 use std::collections::BTreeSet;
 
 use sre_agents::{
     finding::{AgentResult, Assessment, FindingKind, Severity, SummaryInput},
     model::{
-        ChatMessage, ChatModel, ChatPurpose, ChatRequest, TokenUsage, parse_json_answer,
-        traced_chat,
+        ChatMessage, ChatModel, ChatPurpose, ChatRequest, TokenUsage, budget::TokenBudget,
+        parse_json_answer, traced_chat,
     },
     prompt,
     protocol::AgentOutcome,
@@ -16,12 +16,27 @@ use sre_agents::{
 
 use crate::report::AgentSection;
 
-/// The assessment of an investigation, and the tokens the summary used.
+/// The assessment of an investigation, and the tokens the summary used. When `budget` is used up the model
+/// is not called.
 pub async fn assess(
     model: &dyn ChatModel,
     question: &str,
     sections: &[AgentSection],
+    budget: &TokenBudget,
 ) -> (Assessment, TokenUsage) {
+    if budget.is_exhausted() {
+        let limit = budget.limit().unwrap_or_default();
+        let used = budget.used();
+        sre_telemetry::span::add_event(
+            &tracing::Span::current(),
+            "token_budget.exhausted",
+            &[("limit", limit.to_string()), ("used", used.to_string())],
+        );
+        let problem = format!(
+            "the investigation's token budget ({limit} tokens) was used up before the summary ({used} used)"
+        );
+        return (fallback(sections, &problem), TokenUsage::default());
+    }
     let input = SummaryInput {
         question: question.to_owned(),
         reports: sections.iter().map(agent_result).collect(),

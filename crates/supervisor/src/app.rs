@@ -10,13 +10,13 @@ mod traces;
 
 use std::sync::Arc;
 
-use sre_agents::model::offline::OfflineModel;
+use sre_agents::model::ChatModel;
 use sre_memory::{Memory, MemoryConfig};
 use sre_telemetry::{TelemetryConfig, TelemetryGuard, convention::AGENT_SERVICE_NAME};
 
 use crate::{
     cli::{BackendsCommand, Cli, Command},
-    config::{AppConfig, MemorySelection},
+    config::{AppConfig, MemorySelection, provider_error},
     error::AppError,
     system::{System, SystemOptions},
 };
@@ -26,8 +26,9 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
     let config = AppConfig::from_cli(&cli, std::io::stdin().lock())?;
     match &cli.command {
         None => {
+            let model = start_model(&config).await?;
             let telemetry = install_telemetry(&config, AGENT_SERVICE_NAME)?;
-            let result = investigate_with_system(&config, &telemetry).await;
+            let result = investigate_with_system(&config, &telemetry, model).await;
             flush(telemetry).await;
             result
         }
@@ -39,8 +40,10 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             backends::serve(&config, args).await
         }
         Some(Command::Eval(args)) => {
+            eval::check_args(args)?;
+            let model = start_model(&config).await?;
             let telemetry = install_telemetry(&config, AGENT_SERVICE_NAME)?;
-            let result = eval::run(&config, args).await;
+            let result = eval::run(&config, args, model).await;
             flush(telemetry).await;
             result
         }
@@ -49,11 +52,21 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
     }
 }
 
+/// The model the command line asks for, checked before anything else starts: a missing credential or an
+/// unreachable endpoint ends the run here, in one line and within two seconds, instead of failing every agent
+/// of an investigation. The AWS SDK's instance-metadata lookups are bounded by the same preflight deadline.
+async fn start_model(config: &AppConfig) -> Result<Arc<dyn ChatModel>, AppError> {
+    let provider = config.provider_config(|key| std::env::var(key).ok())?;
+    provider.preflight().await.map_err(provider_error)?;
+    provider.build().await.map_err(provider_error)
+}
+
 async fn investigate_with_system(
     config: &AppConfig,
     telemetry: &TelemetryGuard,
+    model: Arc<dyn ChatModel>,
 ) -> Result<(), AppError> {
-    let mut options = system_options(config);
+    let mut options = system_options(config, model);
     options.memory = open_memory(config).await?;
     let system = System::start(options).await?;
     let result = investigate::run(&system, config, telemetry).await;
@@ -61,10 +74,11 @@ async fn investigate_with_system(
     result
 }
 
-/// The system the command line describes (memory is opened separately).
-fn system_options(config: &AppConfig) -> SystemOptions {
-    let mut options = SystemOptions::new(Arc::new(OfflineModel::new()));
+/// The system the command line describes around `model` (memory is opened separately).
+fn system_options(config: &AppConfig, model: Arc<dyn ChatModel>) -> SystemOptions {
+    let mut options = SystemOptions::new(model);
     options.investigation_timeout = config.timeout;
+    options.max_tokens = config.max_tokens;
     options.data = config.data.clone();
     options.remote = config.remote.clone();
     options.tools.auth = config.backend_auth.clone();

@@ -369,7 +369,7 @@ Examples:
   sre-agent --prompt \"Why are the database pods crash looping in production?\"
   USER_ID=Carol sre-agent --scenario api-latency-regression --prompt \"API response times have degraded 3x in the last hour\"
   sre-agent --interactive
-  sre-agent --provider bedrock --prompt \"Check cluster health\"   # AWS credentials and region from the standard chain
+  sre-agent --provider bedrock --prompt \"Check cluster health\"
   OPENAI_BASE_URL=http://localhost:11434/v1 sre-agent --provider openai --model llama3.1:8b --prompt \"...\"
   sre-agent backends serve --domain k8s            # one tool server on 127.0.0.1:8011
   sre-agent --backend-url k8s=http://127.0.0.1:8011/mcp --prompt \"Check cluster health\"

@@ -3,13 +3,16 @@
 
 use std::{collections::HashMap, io::Read, path::PathBuf, time::Duration};
 
-use sre_agents::tool_client::{BackendAuth, ClientCredentials};
+use sre_agents::{
+    model::provider::{ProviderConfig, ProviderError, ProviderKind},
+    tool_client::{BackendAuth, ClientCredentials},
+};
 use sre_mcp_backends::{DatasetSource, domain::Domain};
 
 use sre_memory::{SessionId, UserId};
 
 use crate::{
-    cli::{Cli, GlobalArgs, MemoryBackend, Provider},
+    cli::{Cli, GlobalArgs, MemoryBackend},
     error::AppError,
     investigation::{MAX_QUESTION_BYTES, validate_question},
 };
@@ -19,7 +22,7 @@ pub const ENV_SRE_DATA_DIR: &str = "SRE_DATA_DIR";
 /// User the investigation runs as (as in the reference system).
 pub const ENV_USER_ID: &str = "USER_ID";
 /// Reasoning provider (as in the reference system).
-pub const ENV_LLM_PROVIDER: &str = "LLM_PROVIDER";
+pub const ENV_LLM_PROVIDER: &str = sre_agents::model::provider::ENV_LLM_PROVIDER;
 /// Print every finished span on stderr.
 pub const ENV_OTEL_DEBUG: &str = "OTEL_DEBUG";
 /// Bundled scenario to serve in-process.
@@ -53,6 +56,10 @@ pub const MAX_STDIN_PROMPT: u64 = 8 * 1024 * 1024;
 /// User id when none is given.
 pub const DEFAULT_USER_ID: &str = "default";
 
+/// `--max-tokens` when none is given: room for a planner, four specialists of several tool rounds each and
+/// the summary on a Claude-sized context, while stopping a runaway loop long before it gets expensive.
+pub const DEFAULT_MAX_TOKENS: u64 = 200_000;
+
 /// Everything the application needs to know, validated.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -72,6 +79,14 @@ pub struct AppConfig {
     pub backend_auth: Option<BackendAuth>,
     pub memory: MemorySelection,
     pub memory_retention: Duration,
+    /// `--provider`.
+    pub provider: ProviderKind,
+    /// `--model`; `None` is the provider's default.
+    pub model: Option<String>,
+    /// Token budget of one investigation (`--max-tokens`); `None` is unlimited.
+    pub max_tokens: Option<u64>,
+    /// Tokens one user may use per UTC day (`--daily-token-budget`); `None` is unlimited.
+    pub daily_token_budget: Option<u64>,
 }
 
 /// Which memory to use.
@@ -89,16 +104,6 @@ impl AppConfig {
     /// reads the question from `stdin`. A question (or `--interactive`) is required only without a subcommand.
     pub fn from_cli(cli: &Cli, stdin: impl Read) -> Result<Self, AppError> {
         let g = &cli.global;
-        match g.provider {
-            Provider::Offline => {}
-            other => {
-                return Err(AppError::Usage(format!(
-                    "--provider {} is not available yet in this build; only `offline` (the built-in reasoning engine) works. \
-                     Run without --provider, or with --provider offline.",
-                    other.as_str()
-                )));
-            }
-        }
         if cli.command.is_some() && (cli.prompt.is_some() || cli.interactive) {
             return Err(AppError::Usage(
                 "--prompt and --interactive start an investigation; they cannot be combined with a subcommand".into(),
@@ -185,12 +190,38 @@ impl AppConfig {
             timeout: g.timeout,
             prompt,
             interactive: cli.interactive,
+            provider: g.provider.into(),
+            model: g.model.clone(),
+            max_tokens: (g.max_tokens > 0).then_some(g.max_tokens),
+            daily_token_budget: (g.daily_token_budget > 0).then_some(g.daily_token_budget),
         })
+    }
+
+    /// The model provider's settings, read from `env` (the process environment in the binary). Nothing is
+    /// contacted; [`ProviderConfig::preflight`] does that.
+    pub fn provider_config(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ProviderConfig, AppError> {
+        ProviderConfig::from_env(self.provider, self.model.clone(), env).map_err(provider_error)
     }
 
     /// The OTLP-JSON lines file every process of this data directory appends spans to.
     pub fn trace_file(&self) -> PathBuf {
         self.data_dir.join("traces").join("traces.jsonl")
+    }
+}
+
+/// A provider that cannot be used: a setting that cannot work (e.g. `--model` with the offline engine, an
+/// endpoint that is not a URL) is a usage error (exit code 2); a missing credential, an unreachable endpoint
+/// or an unreadable price table is a start-up failure (exit code 1). Either way one line.
+pub fn provider_error(error: ProviderError) -> AppError {
+    match error {
+        ProviderError::Invalid { .. } => AppError::Usage(error.to_string()),
+        other => AppError::Startup {
+            what: "model provider".into(),
+            message: other.to_string(),
+        },
     }
 }
 

@@ -150,6 +150,8 @@ async fn investigate(
         };
         let context = analyze_query(request, recalled.as_ref());
 
+        // One token budget for the whole investigation: the planner, every specialist and the summary.
+        let budget = envelope.budget.clone();
         let mut supervisor_usage = TokenUsage::default();
         let plan = {
             let route_span = span::route_decision();
@@ -157,6 +159,7 @@ async fn investigate(
                 .instrument(route_span.clone())
                 .await;
             supervisor_usage += usage;
+            budget.charge(&usage);
             route_span.record(attr::SRE_ROUTING_REASON, plan.reason.as_str());
             span::set_string_list(
                 &route_span,
@@ -190,7 +193,8 @@ async fn investigate(
                     progress: request.progress.clone(),
                     user_id: request.user_id.to_string(),
                 },
-            );
+            )
+            .with_budget(budget.clone());
             let supervisor = supervisor.clone();
             async move {
                 AgentSection {
@@ -205,13 +209,16 @@ async fn investigate(
         };
 
         request.progress.emit(ProgressEvent::Aggregating);
+        // A budget used up before the summary leaves the conclusion to the findings alone.
+        let summary_skipped = budget.is_exhausted();
         let assessment = {
             let aggregate_span = span::aggregate_results(sections.len());
             let (assessment, usage) =
-                aggregation::assess(model.as_ref(), &request.question, &sections)
+                aggregation::assess(model.as_ref(), &request.question, &sections, &budget)
                     .instrument(aggregate_span.clone())
                     .await;
             supervisor_usage += usage;
+            budget.charge(&usage);
             let findings: usize = sections
                 .iter()
                 .filter_map(|s| s.result.as_ref().ok())
@@ -222,10 +229,11 @@ async fn investigate(
             assessment
         };
 
-        let partial = sections.iter().any(|s| match &s.result {
-            Ok(report) => report.outcome == AgentOutcome::Partial,
-            Err(_) => true,
-        });
+        let partial = summary_skipped
+            || sections.iter().any(|s| match &s.result {
+                Ok(report) => report.outcome == AgentOutcome::Partial,
+                Err(_) => true,
+            });
         if sections.iter().all(|s| s.result.is_err()) {
             let reasons: Vec<String> = sections
                 .iter()
@@ -290,6 +298,7 @@ async fn investigate(
             agents: sections,
             partial,
             supervisor_usage,
+            budget,
             personalization,
         })
     };

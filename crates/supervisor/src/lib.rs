@@ -3,6 +3,7 @@
 
 pub mod aggregation;
 pub mod app;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod console;

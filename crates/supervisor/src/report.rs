@@ -6,7 +6,7 @@ use crate::personalization::Personalization;
 use chrono::{DateTime, Utc};
 use sre_agents::{
     finding::{Assessment, Finding, FindingKind, RoutePlan},
-    model::TokenUsage,
+    model::{TokenUsage, budget::TokenBudget},
     protocol::{AgentError, AgentKind, AgentOutcome, AgentReport, InvestigationId},
 };
 
@@ -37,6 +37,9 @@ pub struct InvestigationReport {
     pub partial: bool,
     /// Tokens of the supervisor's own model calls (routing and the assessment).
     pub supervisor_usage: TokenUsage,
+    /// The investigation's token budget: its limit and every token charged to it, including the calls of
+    /// specialists that failed.
+    pub budget: TokenBudget,
     /// The reader's preferences, the escalation, and what memory recalled.
     pub personalization: Personalization,
 }
@@ -157,15 +160,45 @@ impl InvestigationReport {
             md.push('\n');
         }
         self.render_escalation(&mut md);
+        let _ = writeln!(md, "---");
         if let Some(hex) = &self.trace_id {
             let _ = writeln!(
                 md,
-                "---\n_Technical details: trace `{hex}`, {} findings from {} specialists._",
+                "_Technical details: trace `{hex}`, {} findings from {} specialists._\n",
                 self.finding_count(),
                 self.agents.len()
             );
         }
+        let _ = writeln!(md, "{}", self.footer());
         md
+    }
+
+    /// The last line of both reports: the model, the tokens of the whole investigation (supervisor and every
+    /// specialist) and their estimated cost.
+    pub fn footer(&self) -> String {
+        let usage = self.usage();
+        let budget = self
+            .budget
+            .limit()
+            .map(|limit| format!(" of a {}-token budget", thousands(limit)))
+            .unwrap_or_default();
+        let cost = match usage.cost.known() {
+            Some(usd) => format!("**Estimated cost:** {}", dollars(usd)),
+            None => format!(
+                "**Estimated cost:** cost unknown ({} of the model calls have no price in the price table; \
+                 SRE_PRICING_FILE adds one)",
+                usage.cost.unpriced_calls
+            ),
+        };
+        format!(
+            "**Model:** `{}` · **Tokens:** {}{budget} ({} input · {} output · {} cache read · {} cache write) · {cost}",
+            self.provider,
+            thousands(usage.total()),
+            thousands(usage.input_tokens),
+            thousands(usage.output_tokens),
+            thousands(usage.cache_read_tokens),
+            thousands(usage.cache_write_tokens),
+        )
     }
 
     fn finding_count(&self) -> usize {
@@ -336,12 +369,6 @@ impl InvestigationReport {
                 .join(", "),
             one_line(&self.plan.reason)
         );
-        let usage = self.usage();
-        let _ = writeln!(
-            md,
-            "- **Model:** `{}` · {} input / {} output tokens",
-            self.provider, usage.input_tokens, usage.output_tokens
-        );
         let _ = writeln!(md, "- **Duration:** {}\n", human(self.duration));
         let _ = writeln!(md, "| Agent | Status | Duration | Tool calls | Findings |");
         let _ = writeln!(md, "|---|---|---|---|---|");
@@ -369,6 +396,7 @@ impl InvestigationReport {
                 section.kind.title()
             );
         }
+        let _ = writeln!(md, "\n---\n{}", self.footer());
         md
     }
 }
@@ -456,11 +484,133 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `$0.0123`; amounts too small to show at four decimals say so instead of `$0.0000`.
+fn dollars(usd: f64) -> String {
+    if usd == 0.0 {
+        "$0.00".to_owned()
+    } else if usd < 0.0001 {
+        "< $0.0001".to_owned()
+    } else if usd < 1.0 {
+        format!("${usd:.4}")
+    } else {
+        format!("${usd:.2}")
+    }
+}
+
 /// `1.23 s` or `450 ms`.
 pub fn human(duration: Duration) -> String {
     if duration >= Duration::from_secs(1) {
         format!("{:.2} s", duration.as_secs_f64())
     } else {
         format!("{} ms", duration.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sre_agents::model::Cost;
+
+    use super::*;
+
+    fn report(usage: TokenUsage, budget: TokenBudget) -> InvestigationReport {
+        InvestigationReport {
+            id: InvestigationId::new(),
+            question: "Why are the database pods crash looping?".into(),
+            user_id: "alice".into(),
+            session_id: "s-1".into(),
+            trace_id: Some("0123456789abcdef0123456789abcdef".into()),
+            started_at: Utc::now(),
+            duration: Duration::from_millis(1500),
+            provider: "aws.bedrock/global.anthropic.claude-haiku-4-5-20251001-v1:0".into(),
+            plan: RoutePlan {
+                agents: Vec::new(),
+                reason: "test".into(),
+            },
+            assessment: Assessment {
+                root_cause: "ConfigMap database-config is missing.".into(),
+                root_cause_entities: Vec::new(),
+                impacted_services: Vec::new(),
+                severity: sre_agents::finding::Severity::High,
+                summary: "The database is down.".into(),
+                next_steps: Vec::new(),
+                confidence: 0.5,
+            },
+            agents: Vec::new(),
+            partial: false,
+            supervisor_usage: usage,
+            budget,
+            personalization: Personalization::decide(
+                None,
+                sre_agents::finding::Severity::High,
+                Utc::now(),
+            ),
+        }
+    }
+
+    #[test]
+    fn both_reports_end_with_model_tokens_and_cost() {
+        let usage = TokenUsage {
+            input_tokens: 12_000,
+            output_tokens: 1_500,
+            cache_read_tokens: 300,
+            cache_write_tokens: 45,
+            cost: Cost::usd(0.019_56),
+        };
+        let report = report(usage, TokenBudget::new(200_000));
+        let expected = "**Model:** `aws.bedrock/global.anthropic.claude-haiku-4-5-20251001-v1:0` · **Tokens:** 13,845 \
+                        of a 200,000-token budget (12,000 input · 1,500 output · 300 cache read · 45 cache write) · \
+                        **Estimated cost:** $0.0196";
+        assert_eq!(report.footer(), expected);
+        let technical = report.technical_report();
+        let executive = report.executive_brief();
+        for md in [&technical, &executive] {
+            assert_eq!(md.trim_end().lines().last(), Some(expected), "{md}");
+        }
+    }
+
+    #[test]
+    fn unpriced_calls_make_the_cost_unknown_not_zero() {
+        let mut usage = TokenUsage {
+            input_tokens: 10,
+            output_tokens: 5,
+            ..TokenUsage::default()
+        };
+        usage.cost += Cost::usd(0.5);
+        usage.cost += Cost::unknown();
+        let footer = report(usage, TokenBudget::unlimited()).footer();
+        assert!(footer.contains("**Tokens:** 15 (10 input"), "{footer}");
+        assert!(
+            footer.ends_with(
+                "**Estimated cost:** cost unknown (1 of the model calls have no price in the price table; \
+                 SRE_PRICING_FILE adds one)"
+            ),
+            "{footer}"
+        );
+        assert!(!footer.contains("$0.50"));
+    }
+
+    #[test]
+    fn numbers_are_grouped_and_small_costs_stay_visible() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(dollars(0.0), "$0.00");
+        assert_eq!(dollars(0.000_01), "< $0.0001");
+        assert_eq!(dollars(0.012_34), "$0.0123");
+        assert_eq!(dollars(12.5), "$12.50");
     }
 }

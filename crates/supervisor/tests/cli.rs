@@ -1,7 +1,10 @@
 //! The binary as a user runs it: bad input fails fast with a clear message and exit code 2; a real prompt
 //! prints a report, saves it and writes the trace.
 
-use std::process::{Command, Output};
+use std::{
+    process::{Command, Output},
+    time::{Duration, Instant},
+};
 
 fn sre_agent(args: &[&str], data_dir: &std::path::Path) -> Output {
     sre_agent_with_stdin(args, data_dir, b"")
@@ -91,13 +94,230 @@ fn unknown_provider_is_a_usage_error() {
     );
 }
 
+/// Runs the binary with no model credentials in its environment, plus `env`.
+fn sre_agent_without_credentials(
+    args: &[&str],
+    data_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (Output, Duration) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sre-agent"));
+    command
+        .args(args)
+        .env("SRE_DATA_DIR", data_dir)
+        // No credential source of the AWS chain: no keys, profiles, SSO, web identity or container role.
+        .env("AWS_CONFIG_FILE", data_dir.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            data_dir.join("no-aws-credentials"),
+        )
+        .env("AWS_REGION", "us-east-1")
+        .stdin(std::process::Stdio::null());
+    for key in [
+        "USER_ID",
+        "LLM_PROVIDER",
+        "OTEL_DEBUG",
+        "RUST_LOG",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_EC2_METADATA_DISABLED",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "SRE_PRICING_FILE",
+    ] {
+        command.env_remove(key);
+    }
+    command.envs(env.iter().copied());
+    let started = Instant::now();
+    let output = command.output().expect("the binary runs");
+    (output, started.elapsed())
+}
+
+/// Exit code 1, one line on stderr containing `needle`, nothing investigated, well within two seconds.
+fn assert_fails_fast(output: &Output, elapsed: Duration, needle: &str) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(1), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with("error: ") && err.contains(needle),
+        "expected {needle:?} in: {err}"
+    );
+    assert!(!err.contains("Investigating"), "{err}");
+    assert!(output.stdout.is_empty(), "no report");
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+}
+
 #[test]
-fn provider_not_in_this_build_says_so() {
+fn bedrock_without_credentials_fails_fast_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, elapsed) = sre_agent_without_credentials(
+        &["--provider", "bedrock", "--prompt", "hi"],
+        dir.path(),
+        &[("AWS_EC2_METADATA_DISABLED", "true")],
+    );
+    assert_fails_fast(
+        &output,
+        elapsed,
+        "--provider bedrock: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
+    );
+}
+
+#[test]
+fn bedrock_fails_fast_even_when_instance_metadata_never_answers() {
+    // An instance metadata endpoint that accepts connections and never answers: the SDK's default chain would
+    // wait on it; the preflight deadline does not.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let imds = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (output, elapsed) = sre_agent_without_credentials(
+        &["--provider", "bedrock", "--prompt", "hi"],
+        dir.path(),
+        &[
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.as_str()),
+            // Were credentials found after all, the endpoint probe fails instead of reaching AWS.
+            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:1"),
+        ],
+    );
+    assert_fails_fast(&output, elapsed, "--provider bedrock: ");
+}
+
+#[test]
+fn anthropic_without_a_key_and_an_unreachable_openai_server_fail_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, elapsed) = sre_agent_without_credentials(
+        &["--provider", "anthropic", "--prompt", "hi"],
+        dir.path(),
+        &[],
+    );
+    assert_fails_fast(
+        &output,
+        elapsed,
+        "--provider anthropic: ANTHROPIC_API_KEY is not set",
+    );
+    let (output, elapsed) = sre_agent_without_credentials(
+        &["--prompt", "hi"],
+        dir.path(),
+        &[
+            ("LLM_PROVIDER", "openai"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:1/v1"),
+        ],
+    );
+    assert_fails_fast(
+        &output,
+        elapsed,
+        "--provider openai: cannot reach http://127.0.0.1:1/v1",
+    );
+}
+
+#[test]
+fn a_model_for_the_offline_engine_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     assert_usage_error(
-        &sre_agent(&["--provider", "bedrock", "--prompt", "hi"], dir.path()),
-        "--provider bedrock is not available yet",
+        &sre_agent(&["--model", "x", "--prompt", "y"], dir.path()),
+        "error: --provider offline: --model x needs a model provider (bedrock, anthropic or openai); the offline engine has one model, offline-analyst-1",
     );
+}
+
+#[test]
+fn the_report_ends_with_tokens_and_cost_and_a_tight_budget_makes_it_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let question = "Why are the database pods crash looping in production?";
+    let full = sre_agent(&["--no-markdown", "--prompt", question], dir.path());
+    assert_eq!(full.status.code(), Some(0), "{}", stderr(&full));
+    let report = String::from_utf8_lossy(&full.stdout);
+    let footer = report.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        footer.starts_with("**Model:** `sre.offline/offline-analyst-1` · **Tokens:** ")
+            && footer.contains(" of a 200,000-token budget (")
+            && footer.ends_with("**Estimated cost:** $0.00"),
+        "{footer}"
+    );
+    assert!(!report.contains("Partial investigation"), "{report}");
+
+    let tight = sre_agent(
+        &[
+            "--no-markdown",
+            "--max-tokens",
+            "3000",
+            "--prompt",
+            question,
+        ],
+        dir.path(),
+    );
+    assert_eq!(tight.status.code(), Some(0), "{}", stderr(&tight));
+    let report = String::from_utf8_lossy(&tight.stdout);
+    assert!(report.contains("> **Partial investigation:**"), "{report}");
+    assert!(
+        report.contains(
+            "the investigation's token budget (3000 tokens) was used up before the summary"
+        ),
+        "{report}"
+    );
+    assert!(report.contains(" of a 3,000-token budget ("), "{report}");
+}
+
+#[test]
+fn a_used_up_daily_budget_refuses_the_next_investigation() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--no-markdown",
+        "--user-id",
+        "carol",
+        "--daily-token-budget",
+        "1000",
+        "--prompt",
+        "Check cluster health",
+    ];
+    let first = sre_agent(&args, dir.path());
+    let err = stderr(&first);
+    assert_eq!(first.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("Daily token budget:")
+            && err.contains("of 1,000 tokens used today (UTC) by carol, 0 left"),
+        "{err}"
+    );
+
+    let second = sre_agent(&args, dir.path());
+    let err = stderr(&second);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: cannot start the investigation: user carol has used ")
+            && err.contains("of the 1,000-token daily budget for ")
+            && err.contains("raise --daily-token-budget"),
+        "{err}"
+    );
+    assert!(!err.contains("Investigating"), "{err}");
+    assert!(second.stdout.is_empty());
+
+    // Another user, or no limit, still runs.
+    let other = sre_agent(
+        &[
+            "--no-markdown",
+            "--user-id",
+            "dave",
+            "--daily-token-budget",
+            "1000",
+            "--prompt",
+            "Check cluster health",
+        ],
+        dir.path(),
+    );
+    assert_eq!(other.status.code(), Some(0), "{}", stderr(&other));
 }
 
 #[test]

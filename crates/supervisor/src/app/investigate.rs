@@ -7,11 +7,12 @@ use sre_telemetry::TelemetryGuard;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::{
+    budget::{DailyBudgetError, DailyTokenBudget},
     config::AppConfig,
     console::{Style, render_progress},
     error::AppError,
     investigation::{InvestigationRequest, validate_question},
-    report::InvestigationReport,
+    report::{InvestigationReport, thousands},
     system::System,
 };
 
@@ -31,7 +32,8 @@ pub async fn run(
     }
 }
 
-/// One investigation with live progress; prints and saves the report.
+/// One investigation with live progress; prints and saves the report. The user's daily token budget is
+/// checked before it starts and charged with its tokens after it ends.
 async fn investigate(
     system: &System,
     config: &AppConfig,
@@ -40,6 +42,11 @@ async fn investigate(
     history: Vec<String>,
 ) -> Result<InvestigationReport, AppError> {
     let style = Style::detect();
+    let daily = DailyTokenBudget::new(&config.data_dir, config.daily_token_budget);
+    daily
+        .check(&config.user_id, chrono::Utc::now())
+        .await
+        .map_err(budget_error)?;
     eprintln!("{} {}", style.bold("Investigating:"), question.trim());
     let (progress, events) = ProgressSink::channel();
     let renderer = tokio::spawn(render_progress(events));
@@ -64,6 +71,7 @@ async fn investigate(
         let path = save(&config.output_dir, &report.file_name(), &markdown)?;
         eprintln!("{} {}", style.bold("Report saved to"), path.display());
     }
+    charge_daily_budget(&daily, config, &report, style).await;
     // Spans of this investigation are exported before we point at them.
     let flushed = {
         let guard_flush = tokio::task::block_in_place(|| telemetry.flush());
@@ -81,6 +89,42 @@ async fn investigate(
         );
     }
     Ok(report)
+}
+
+/// Charges every token the investigation used (supervisor and specialists, failed ones included) to the
+/// user's day. The report is already out, so a count that cannot be written is a warning; with a daily limit
+/// the next check reports the same store problem and refuses to start.
+async fn charge_daily_budget(
+    daily: &DailyTokenBudget,
+    config: &AppConfig,
+    report: &InvestigationReport,
+    style: Style,
+) {
+    match daily
+        .charge(&config.user_id, report.budget.used(), chrono::Utc::now())
+        .await
+    {
+        Ok(usage) => {
+            if let (Some(limit), Some(remaining)) = (usage.limit, usage.remaining()) {
+                eprintln!(
+                    "{} {} of {} tokens used today (UTC) by {}, {} left",
+                    style.bold("Daily token budget:"),
+                    thousands(usage.used),
+                    thousands(limit),
+                    config.user_id,
+                    thousands(remaining)
+                );
+            }
+        }
+        Err(e) => eprintln!("{} {e}", style.red("warning:")),
+    }
+}
+
+fn budget_error(error: DailyBudgetError) -> AppError {
+    AppError::Startup {
+        what: "investigation".into(),
+        message: error.to_string(),
+    }
 }
 
 fn save(dir: &std::path::Path, name: &str, markdown: &str) -> Result<PathBuf, AppError> {
