@@ -208,6 +208,40 @@ pub(crate) fn certificate_mentions(message: &str) -> (Vec<String>, Vec<String>) 
     (secrets, hosts)
 }
 
+/// The cause hint of failed name lookups.
+pub(crate) const DNS_HINT: &str = "DNS resolution failures";
+
+/// True when `name` is a cluster DNS server (`coredns`, `kube-dns`, `rke2-coredns-rke2-coredns`).
+pub(crate) fn is_dns_server(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    lower.contains("coredns") || lower.contains("kube-dns") || lower == "dns"
+}
+
+static IMAGE_IN_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\bimage\s+"?([a-z0-9][a-z0-9._/:@-]*[a-z0-9])"?"#).expect("constant regex")
+});
+
+/// The image a pull failure names (`Failed to pull image "registry/app:1.2": ... not found`).
+pub(crate) fn pulled_image(message: &str) -> Option<String> {
+    let lower = message.to_lowercase();
+    let pull_failure = [
+        "failed to pull",
+        "errimagepull",
+        "imagepullbackoff",
+        "back-off pulling",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
+    if !pull_failure {
+        return None;
+    }
+    IMAGE_IN_MESSAGE
+        .captures(message)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_owned())
+        .filter(|image| image.contains(':') || image.contains('/') || image.contains('@'))
+}
+
 /// Plain-language causes a failure message points at.
 pub(crate) fn cause_hints(text: &str) -> Vec<&'static str> {
     let lower = text.to_lowercase();
@@ -262,6 +296,22 @@ pub(crate) fn cause_hints(text: &str) -> Vec<&'static str> {
                 "refuses connection",
             ],
             "refused connections",
+        ),
+        (
+            &[
+                "no such host",
+                "unknownhostexception",
+                "eai_again",
+                "name resolution",
+                "could not resolve",
+                "couldn't resolve",
+                "nxdomain",
+                "server misbehaving",
+                "name or service not known",
+                "dns lookup",
+                "dns resolution",
+            ],
+            DNS_HINT,
         ),
         (&["timed out", "timeout", "deadline exceeded"], "timeouts"),
         (
@@ -388,6 +438,28 @@ mod tests {
             certificate_mentions("coupon WELCOME5 expired"),
             (Vec::new(), Vec::new())
         );
+    }
+
+    #[test]
+    fn pull_failures_name_their_image_and_dns_failures_their_cause() {
+        assert_eq!(
+            pulled_image(
+                r#"Failed to pull image "registry.acme/app:2.14.0": rpc error: not found"#
+            )
+            .as_deref(),
+            Some("registry.acme/app:2.14.0")
+        );
+        assert_eq!(
+            pulled_image(r#"Back-off pulling image "app:1""#).as_deref(),
+            Some("app:1")
+        );
+        assert_eq!(pulled_image(r#"Successfully pulled image "app:1""#), None);
+        assert_eq!(
+            cause_hints("dial tcp: lookup fares.travel.svc on 10.43.0.10:53: no such host"),
+            vec![DNS_HINT]
+        );
+        assert!(is_dns_server("rke2-coredns-rke2-coredns") && is_dns_server("kube-dns"));
+        assert!(!is_dns_server("web-service"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{
     Wanted,
-    entity::{cause_hints, missing_objects},
+    entity::{cause_hints, component, missing_objects, pulled_image},
     json::{clock, flag, fmt_num, int, list, num, str_of, time},
     question::{Symptom, duration_arg},
     transcript::Transcript,
@@ -22,6 +22,8 @@ use crate::finding::{
 };
 
 const DEFAULT_NAMESPACE: &str = "production";
+/// Where the cluster's own services run.
+const SYSTEM_NAMESPACE: &str = "kube-system";
 const FAILING_STATES: &[&str] = &[
     "crashloopbackoff",
     "error",
@@ -53,14 +55,38 @@ pub(crate) fn next_calls(t: &Transcript) -> Vec<Wanted> {
         Wanted::new("get_cluster_events", json!({ "since": events_since })),
         Wanted::new("get_node_status", json!({})),
     ];
+    // Cluster services (DNS, networking) fail every workload at once: their namespace is always checked.
+    if namespace != SYSTEM_NAMESPACE {
+        wanted.push(Wanted::new(
+            "get_pod_status",
+            json!({ "namespace": SYSTEM_NAMESPACE }),
+        ));
+        wanted.push(Wanted::new(
+            "get_deployment_status",
+            json!({ "namespace": SYSTEM_NAMESPACE }),
+        ));
+    }
     // Production (or the namespace the question names) first; when it holds nothing, look everywhere: the
     // word "production" names an environment as often as a namespace.
     let first_empty = t
-        .output("get_pod_status")
-        .is_some_and(|o| list(o, "pods").is_empty());
+        .outputs("get_pod_status")
+        .find(|(args, _)| str_of(args, "namespace") == Some(namespace.as_str()))
+        .is_some_and(|(_, o)| list(o, "pods").is_empty());
     if first_empty {
         wanted.push(Wanted::new("get_pod_status", json!({})));
         wanted.push(Wanted::new("get_deployment_status", json!({})));
+    }
+    // A node short of memory: which pods, in any namespace, hold it.
+    let memory_pressure = t.output("get_node_status").is_some_and(|o| {
+        list(o, "nodes")
+            .iter()
+            .any(|n| condition_true(n, "MemoryPressure"))
+    });
+    if memory_pressure {
+        wanted.push(Wanted::new(
+            "get_resource_usage",
+            json!({ "resource_type": "memory" }),
+        ));
     }
     let pods = pods(t);
     let oom = pods.iter().any(mentions_oom);
@@ -132,6 +158,16 @@ pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
     }
     covered.extend(bad_nodes.iter().cloned());
     findings.extend(uncovered_event_findings(&events, &covered, &pods));
+    let all_events: Vec<Value> = t
+        .outputs("get_cluster_events")
+        .flat_map(|(_, o)| list(o, "events").iter().cloned())
+        .collect();
+    findings.extend(config_change_findings(
+        &all_events,
+        t.question
+            .window_or(Duration::from_secs(3600))
+            .max(Duration::from_secs(3 * 3600)),
+    ));
     findings.extend(usage_findings(t));
     let healthy = healthy_finding(&pods, &deployments, &failing_pods, namespace.as_deref());
     findings.extend(healthy);
@@ -140,9 +176,9 @@ pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
         .outputs("get_pod_status")
         .any(|(args, _)| args.get("namespace").is_none());
     let ns_text = if everywhere {
-        "all namespaces"
+        "all namespaces".to_owned()
     } else {
-        namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
+        namespaces.iter().cloned().collect::<Vec<_>>().join(", ")
     };
     let mut summary = format!(
         "Checked {} pods, {} deployments, {} events and {} nodes ({}).",
@@ -205,6 +241,12 @@ fn unique_by_name(items: impl Iterator<Item = Value>) -> Vec<Value> {
     items
         .filter(|v| str_of(v, "name").is_some_and(|n| seen.insert(n.to_owned())))
         .collect()
+}
+
+fn condition_true(node: &Value, condition: &str) -> bool {
+    node.get("conditions")
+        .and_then(|c| str_of(c, condition))
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 fn is_warning(event: &Value) -> bool {
@@ -477,6 +519,24 @@ fn pod_finding(
             entity: cause.clone(),
         });
     }
+    // An image that cannot be pulled is the cause, named as the kubelet wrote it.
+    let pull_failure =
+        ["imagepullbackoff", "errimagepull", "invalidimagename"].contains(&status_lower.as_str());
+    let image = texts.iter().find_map(|t| pulled_image(t)).or_else(|| {
+        pull_failure
+            .then(|| {
+                list(pod, "containers")
+                    .iter()
+                    .find_map(|c| str_of(c, "image").map(str::to_owned))
+            })
+            .flatten()
+    });
+    if let Some(image) = image {
+        related.push(Relation {
+            relation: RelationKind::CausedBy,
+            entity: EntityRef::new(EntityKind::Image, image.as_str()),
+        });
+    }
 
     let mut evidence = vec![Evidence {
         tool: "get_pod_status".into(),
@@ -540,6 +600,19 @@ fn pod_finding(
         });
     }
 
+    let ns_flag = if namespace.is_empty() {
+        String::new()
+    } else {
+        format!(" -n {namespace}")
+    };
+    let mut actions = vec![format!(
+        "Read why pod {name} fails: kubectl describe pod {name}{ns_flag}; kubectl logs {name}{ns_flag} --previous --tail=100"
+    )];
+    if let Some(owner) = owner {
+        actions.push(format!(
+            "After the fix, restart it: kubectl rollout restart deployment/{owner}{ns_flag}"
+        ));
+    }
     Some(Finding {
         kind: FindingKind::PodFailure,
         severity,
@@ -548,7 +621,7 @@ fn pod_finding(
         related,
         onset,
         evidence,
-        actions: Vec::new(),
+        actions,
     })
 }
 
@@ -739,11 +812,29 @@ fn uncovered_event_findings(
         if entity_kind == EntityKind::Pod && !pod_names.contains(name) {
             continue;
         }
+        let autoscaler = kind.eq_ignore_ascii_case("HorizontalPodAutoscaler");
+        let at_limit = autoscaler && {
+            let text = format!(
+                "{} {}",
+                str_of(event, "reason").unwrap_or_default(),
+                str_of(event, "message").unwrap_or_default()
+            )
+            .to_lowercase();
+            text.contains("scalinglimited")
+                || text.contains("maxreplicas")
+                || text.contains("max replicas")
+        };
+        if at_limit {
+            findings.push(autoscaler_finding(name, event));
+            continue;
+        }
         let finding_kind = match entity_kind {
             EntityKind::Node => FindingKind::NodeUnhealthy,
             EntityKind::ConfigMap | EntityKind::Secret => FindingKind::ConfigError,
             EntityKind::Deployment => FindingKind::DeploymentUnavailable,
-            _ => FindingKind::PodFailure,
+            EntityKind::Pod => FindingKind::PodFailure,
+            // Jobs, leases, autoscalers short of metrics: not a workload failure.
+            _ => continue,
         };
         let pod = pods.iter().find(|p| str_of(p, "name") == Some(name));
         // Warnings about a pod that is running and ready now (a probe that failed while it started) are
@@ -759,9 +850,12 @@ fn uncovered_event_findings(
                 entity: EntityRef::new(EntityKind::Service, app),
             });
         }
+        // A pod the status check did not find failing (running and ready, or already replaced) had
+        // trouble that is over: history, not a failure.
+        let history = recovered || entity_kind == EntityKind::Pod;
         findings.push(Finding {
             kind: finding_kind,
-            severity: if recovered {
+            severity: if history {
                 Severity::Low
             } else {
                 Severity::Medium
@@ -780,8 +874,101 @@ fn uncovered_event_findings(
     findings
 }
 
+/// An autoscaler that wants more replicas than it may have: the workload is out of capacity.
+fn autoscaler_finding(name: &str, event: &Value) -> Finding {
+    Finding {
+        kind: FindingKind::ResourceSaturation,
+        severity: Severity::Medium,
+        summary: format!(
+            "HorizontalPodAutoscaler {name} is at its replica limit: {}.",
+            event_line(event)
+        ),
+        subject: EntityRef::new(EntityKind::Deployment, name),
+        related: vec![Relation {
+            relation: RelationKind::PartOf,
+            entity: EntityRef::new(EntityKind::Service, name),
+        }],
+        onset: time(event, "timestamp"),
+        evidence: vec![Evidence {
+            tool: "get_cluster_events".into(),
+            detail: event_line(event),
+        }],
+        actions: vec![format!(
+            "Raise maxReplicas of HorizontalPodAutoscaler {name} (and check the cluster has room for them), or shed load."
+        )],
+    }
+}
+
+/// Changes made through configuration objects, as events report them (GitOps controllers, Helm):
+/// `ConfigMap/kube-system/coredns configured`, `Helm upgrade succeeded for release shop/web`.
+fn config_change_findings(events: &[Value], lookback: Duration) -> Vec<Finding> {
+    static CHANGED_OBJECT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)\b(configmap|secret|deployment|statefulset|daemonset|helmrelease)/(?:[a-z0-9-]+/)?([a-z0-9][a-z0-9.-]*[a-z0-9])\s+(configured|created|updated|changed)",
+        )
+        .expect("constant regex")
+    });
+    let since = Utc::now() - chrono::Duration::from_std(lookback).unwrap_or_default();
+    let mut findings: Vec<Finding> = Vec::new();
+    for event in events {
+        let Some(at) = time(event, "timestamp").filter(|at| *at >= since) else {
+            continue;
+        };
+        let message = str_of(event, "message").unwrap_or_default();
+        let reason = str_of(event, "reason").unwrap_or_default();
+        let object = event.get("object");
+        let (kind, name) = if let Some(c) = CHANGED_OBJECT.captures(message) {
+            (c[1].to_owned(), c[2].to_owned())
+        } else if ["upgradesucceeded", "installsucceeded"].contains(&reason.to_lowercase().as_str())
+        {
+            match object.and_then(|o| Some((str_of(o, "kind")?, str_of(o, "name")?))) {
+                Some((kind, name)) => (kind.to_owned(), name.to_owned()),
+                None => continue,
+            }
+        } else {
+            continue;
+        };
+        if findings.iter().any(|f| f.subject.name == name) {
+            continue;
+        }
+        let entity_kind = EntityKind::from_k8s_kind(&kind);
+        findings.push(Finding {
+            kind: FindingKind::RecentChange,
+            severity: Severity::Medium,
+            summary: format!("{kind} {name} was changed at {}: {}.", clock(at), event_line(event)),
+            subject: EntityRef::new(entity_kind, name.as_str()),
+            related: vec![Relation {
+                relation: RelationKind::PartOf,
+                entity: EntityRef::new(EntityKind::Service, component(&name).as_str()),
+            }],
+            onset: Some(at),
+            evidence: vec![Evidence {
+                tool: "get_cluster_events".into(),
+                detail: event_line(event),
+            }],
+            actions: vec![format!(
+                "If this change caused the trouble, revert {kind} {name} in its source of truth (Git, Helm values) and let it sync."
+            )],
+        });
+    }
+    findings
+}
+
 fn usage_findings(t: &Transcript) -> Vec<Finding> {
     let mut findings: Vec<Finding> = Vec::new();
+    // Memory capacity per node, for pods that have no limit to compare with.
+    let capacity: std::collections::BTreeMap<String, f64> = t
+        .output("get_node_status")
+        .map(|o| {
+            list(o, "nodes")
+                .iter()
+                .filter_map(|n| {
+                    let memory = n.get("capacity").and_then(|c| num(c, "memory_mib"))?;
+                    Some((str_of(n, "name")?.to_owned(), memory))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     for (_, output) in t.outputs("get_resource_usage") {
         for pod in list(output, "pods") {
             let Some(name) = str_of(pod, "name") else {
@@ -792,6 +979,52 @@ fn usage_findings(t: &Transcript) -> Vec<Finding> {
             }
             let memory = num(pod, "memory_pct_of_limit");
             let cpu = num(pod, "cpu_pct_of_limit");
+            // No memory limit: what matters is its share of the node.
+            if memory.is_none()
+                && let (Some(used), Some(node)) = (num(pod, "memory_mib"), str_of(pod, "node"))
+                && let Some(total) = capacity.get(node).filter(|c| **c > 0.0)
+                && used / total >= 0.25
+            {
+                let mut related = vec![Relation {
+                    relation: RelationKind::RunsOn,
+                    entity: EntityRef::new(EntityKind::Node, node),
+                }];
+                if let Some(app) = str_of(pod, "app") {
+                    related.push(Relation {
+                        relation: RelationKind::PartOf,
+                        entity: EntityRef::new(EntityKind::Service, app),
+                    });
+                }
+                let share = used / total * 100.0;
+                findings.push(Finding {
+                    kind: FindingKind::ResourceSaturation,
+                    severity: if share >= 50.0 {
+                        Severity::High
+                    } else {
+                        Severity::Medium
+                    },
+                    summary: format!(
+                        "Pod {name} uses {}MiB of memory with no limit, {}% of node {node}.",
+                        fmt_num(used),
+                        fmt_num(share)
+                    ),
+                    subject: EntityRef::new(EntityKind::Pod, name),
+                    related,
+                    onset: None,
+                    evidence: vec![Evidence {
+                        tool: "get_resource_usage".into(),
+                        detail: format!(
+                            "{name}: memory {}MiB, no limit; node {node} capacity {}MiB",
+                            fmt_num(used),
+                            fmt_num(*total)
+                        ),
+                    }],
+                    actions: vec![format!(
+                        "Give pod {name} a memory limit (or move it to a node of its own)."
+                    )],
+                });
+                continue;
+            }
             let (label, pct, used, limit, unit) = match (memory, cpu) {
                 (Some(m), _) if m >= 90.0 => (
                     "memory",
@@ -862,7 +1095,18 @@ fn healthy_finding(
         .collect();
     let running = pods.len().saturating_sub(failing.len());
     let first = *healthy.first()?;
-    let ns = namespace.unwrap_or(DEFAULT_NAMESPACE);
+    // The namespaces the deployments really are in (the question's may hold none of them).
+    let mut namespaces: Vec<&str> = deployments
+        .iter()
+        .filter_map(|d| str_of(d, "namespace"))
+        .collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    let ns = if namespaces.is_empty() {
+        namespace.unwrap_or(DEFAULT_NAMESPACE).to_owned()
+    } else {
+        namespaces.join(", ")
+    };
     Some(Finding {
         kind: FindingKind::Healthy,
         severity: Severity::Info,

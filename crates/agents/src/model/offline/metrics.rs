@@ -173,12 +173,11 @@ pub(crate) fn next_calls(t: &Transcript) -> Vec<Wanted> {
             json!({ "resource_type": "network", "time_window": w }),
         ));
     }
-    if q.has(Symptom::Traffic) {
-        wanted.push(Wanted::new(
-            "get_performance_metrics",
-            json!({ "metric_type": "throughput", "start_time": w }),
-        ));
-    }
+    // Load explains saturation and latency that no change does.
+    wanted.push(Wanted::new(
+        "get_performance_metrics",
+        json!({ "metric_type": "throughput", "start_time": w }),
+    ));
     let trend_window = duration_arg(window.max(DEFAULT_WINDOW) * 2);
     let mut suspicious: Vec<Metric> = first_round_signals(t)
         .into_iter()
@@ -231,16 +230,22 @@ pub(crate) fn conclude(t: &Transcript) -> AgentAnswer {
                 service: service.to_owned(),
                 baseline,
                 latest,
-                onset: time(svc, "onset"),
+                onset: sustained_onset(svc).or_else(|| time(svc, "onset")),
                 peak: peaks.get(&(metric, service.to_owned())).copied(),
                 source: "analyze_trends",
             };
-            let anomalous = svc
+            // The trend dates the anomaly; whether there is one, the values decide — the first round's
+            // verdict counts too, since a decline already under way when the trend window starts leaves
+            // the trend's own baseline low.
+            let first_verdict = signals
+                .get(&(metric, service.to_owned()))
+                .is_some_and(|(_, anomalous)| *anomalous);
+            let flagged = svc
                 .get("anomalous")
                 .and_then(Value::as_bool)
-                .unwrap_or(false)
-                && looks_anomalous(&signal)
-                || looks_anomalous(&signal) && signal.onset.is_some();
+                .unwrap_or(false);
+            let anomalous =
+                looks_anomalous(&signal) && (flagged || signal.onset.is_some() || first_verdict);
             signals.insert((metric, service.to_owned()), (signal, anomalous));
         }
     }
@@ -359,6 +364,36 @@ fn first_round_signals(t: &Transcript) -> Vec<Signal> {
     signals
 }
 
+/// When the anomaly really began: the start of the longest run of consecutive anomalous points (the latest run
+/// on a tie), so a lone noisy point long before does not pass for the onset.
+fn sustained_onset(svc: &Value) -> Option<DateTime<Utc>> {
+    let mut times: Vec<DateTime<Utc>> = list(svc, "anomalies")
+        .iter()
+        .filter_map(|a| time(a, "timestamp"))
+        .collect();
+    times.sort();
+    times.dedup();
+    let step = times
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|gap| *gap > chrono::Duration::zero())
+        .min()?;
+    let mut best: (usize, DateTime<Utc>) = (1, *times.first()?);
+    let (mut run, mut run_start) = (1, times[0]);
+    for pair in times.windows(2) {
+        if pair[1] - pair[0] <= step * 2 {
+            run += 1;
+        } else {
+            run = 1;
+            run_start = pair[1];
+        }
+        if run >= best.0 {
+            best = (run, run_start);
+        }
+    }
+    Some(best.1)
+}
+
 /// The highest (or lowest) point of a series answer, with its time.
 fn extreme(svc: &Value, highest: bool) -> Option<Peak> {
     list(svc, "points")
@@ -403,11 +438,15 @@ fn looks_anomalous(s: &Signal) -> bool {
     match s.metric {
         Metric::ResponseTime => ratio >= 1.5 && s.latest - s.baseline >= 10.0,
         Metric::ErrorRate => s.latest >= 1.0 && s.latest >= 2.0 * s.baseline + 0.5,
-        Metric::Availability => s.latest < AVAILABILITY_SLO && s.baseline - s.latest >= 0.05,
+        // Below the SLO and either lower than before or low all along.
+        Metric::Availability => {
+            s.latest < AVAILABILITY_SLO
+                && (s.baseline - s.latest >= 0.05 || s.baseline < AVAILABILITY_SLO)
+        }
         Metric::Memory | Metric::Cpu | Metric::Disk => {
             s.latest >= 90.0 || (s.latest - s.baseline >= 25.0 && s.latest >= 60.0)
         }
-        Metric::Network | Metric::Throughput => s.baseline > 0.0 && (ratio <= 0.5 || ratio >= 3.0),
+        Metric::Network | Metric::Throughput => s.baseline > 0.0 && (ratio <= 0.5 || ratio >= 2.0),
     }
 }
 
@@ -429,6 +468,8 @@ fn severity(s: &Signal) -> Severity {
         Metric::Memory | Metric::Cpu | Metric::Disk if s.latest >= 95.0 => Severity::High,
         Metric::Memory | Metric::Cpu | Metric::Disk => Severity::Medium,
         Metric::Network | Metric::Throughput if s.latest <= f64::EPSILON => Severity::High,
+        // More load is context (it explains saturation elsewhere), not an impairment by itself.
+        Metric::Network | Metric::Throughput if s.latest > s.baseline => Severity::Low,
         Metric::Network | Metric::Throughput => Severity::Medium,
     }
 }

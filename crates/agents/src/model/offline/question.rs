@@ -384,9 +384,10 @@ impl Question {
             .collect();
         let wants_remedy = REMEDY_WORDS.iter().any(|w| lower.contains(w));
         let wants_diagnosis = has_stem(DIAGNOSIS_WORDS);
-        let namespace = NAMESPACE_AFTER
+        // "the travel namespace started failing": the word before names it more reliably than the one after.
+        let namespace = NAMESPACE_BEFORE
             .captures_iter(&lower)
-            .chain(NAMESPACE_BEFORE.captures_iter(&lower))
+            .chain(NAMESPACE_AFTER.captures_iter(&lower))
             .filter_map(|c| c.get(1))
             .map(|m| m.as_str().to_owned())
             .find(|ns| !STOP_WORDS.contains(&ns.as_str()))
@@ -594,6 +595,8 @@ mod tests {
         let q = Question::parse("errors in the past 30 minutes in namespace payments");
         assert_eq!(q.window, Some(Duration::from_secs(1800)));
         assert_eq!(q.namespace.as_deref(), Some("payments"));
+        let q = Question::parse("Half the services in the travel namespace started failing");
+        assert_eq!(q.namespace.as_deref(), Some("travel"));
         assert!(q.has(Symptom::Errors));
     }
 

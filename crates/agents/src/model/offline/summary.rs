@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use super::entity::component;
+use super::entity::{DNS_HINT, component, is_dns_server};
 use crate::finding::{
     AgentResult, Assessment, EntityKind, EntityRef, Finding, FindingKind, RelationKind, Severity,
     SummaryInput,
@@ -74,6 +74,21 @@ pub(crate) fn assess(input: SummaryInput) -> Result<Assessment, ModelError> {
     for config in root_c.of_kind(FindingKind::ConfigError) {
         root_cause.push(' ');
         root_cause.push_str(&config.summary);
+    }
+    // Load and capacity limits explain a saturation that no failure does.
+    let headline = root_c.headline();
+    for f in root_c
+        .problems()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                FindingKind::TrafficAnomaly | FindingKind::ResourceSaturation
+            ) && f.summary != headline
+        })
+        .take(2)
+    {
+        root_cause.push(' ');
+        root_cause.push_str(&f.summary);
     }
     for key in &culprits {
         let culprit = &graph.components[key];
@@ -192,12 +207,16 @@ impl<'a> Component<'a> {
             .len()
     }
 
-    /// A recent change that precedes the anomaly (or any change when the onset is unknown).
+    /// A recent change that precedes the anomaly by at most two hours (or any change when the onset is
+    /// unknown): a rollout long before the trouble began did not start it.
     fn correlated_change(&self) -> Option<&'a Finding> {
         let onset = self.onset();
         self.changes()
             .filter(|c| match (c.onset, onset) {
-                (Some(change), Some(onset)) => change <= onset + chrono::Duration::minutes(10),
+                (Some(change), Some(onset)) => {
+                    change <= onset + chrono::Duration::minutes(10)
+                        && change >= onset - chrono::Duration::hours(2)
+                }
                 _ => true,
             })
             .max_by_key(|c| c.onset)
@@ -252,7 +271,7 @@ impl<'a> Component<'a> {
         self.problems()
             .max_by_key(|f| {
                 (
-                    is_infra(f.kind),
+                    is_infra(f.kind) && f.severity >= Severity::Medium,
                     f.severity,
                     rank(f.kind),
                     std::cmp::Reverse(f.onset),
@@ -352,9 +371,40 @@ impl<'a> Graph<'a> {
             .filter(|f| f.kind == FindingKind::NodeUnhealthy && f.subject.kind == EntityKind::Node)
             .map(|f| f.subject.name.as_str())
             .collect();
+        // A deployment whose pods carry another `app` label is the same component under two names
+        // (`rke2-coredns-rke2-coredns` runs app `rke2-coredns`): findings about either name meet.
+        let mut aliases: BTreeMap<String, String> = BTreeMap::new();
+        for f in &findings {
+            let app = f
+                .related
+                .iter()
+                .find(|r| {
+                    r.relation == RelationKind::PartOf && r.entity.kind == EntityKind::Service
+                })
+                .map(|r| component(&r.entity.name));
+            let Some(app) = app else { continue };
+            let mut names: Vec<&str> = f
+                .related
+                .iter()
+                .filter(|r| {
+                    r.relation == RelationKind::PartOf && r.entity.kind == EntityKind::Deployment
+                })
+                .map(|r| r.entity.name.as_str())
+                .collect();
+            if f.subject.kind == EntityKind::Deployment {
+                names.push(f.subject.name.as_str());
+            }
+            for name in names {
+                let own = component(name);
+                if own != app {
+                    aliases.entry(own).or_insert_with(|| app.clone());
+                }
+            }
+        }
+        let resolve = |key: String| aliases.get(&key).cloned().unwrap_or(key);
         let mut components: BTreeMap<String, Component<'a>> = BTreeMap::new();
         for f in findings {
-            let Some(key) = component_key(f, &owners) else {
+            let Some(key) = component_key(f, &owners).map(resolve) else {
                 continue;
             };
             let c = components.entry(key.clone()).or_insert_with(|| Component {
@@ -374,7 +424,7 @@ impl<'a> Graph<'a> {
             }
             for r in &f.related {
                 let dep = match r.relation {
-                    RelationKind::DependsOn => component(&r.entity.name),
+                    RelationKind::DependsOn => resolve(component(&r.entity.name)),
                     RelationKind::RunsOn if unhealthy_nodes.contains(r.entity.name.as_str()) => {
                         format!("node:{}", r.entity.name)
                     }
@@ -383,6 +433,30 @@ impl<'a> Graph<'a> {
                 if dep != key {
                     c.deps.insert(dep);
                     c.dep_names.insert(r.entity.name.clone());
+                }
+            }
+        }
+        // Failed name lookups depend on the cluster DNS, which no message names by its own name.
+        let dns: Vec<String> = components
+            .keys()
+            .filter(|k| is_dns_server(k))
+            .cloned()
+            .collect();
+        if !dns.is_empty() {
+            for c in components.values_mut() {
+                let lookups_fail = c.findings.iter().any(|f| {
+                    f.kind.is_problem()
+                        && (f.summary.contains(DNS_HINT)
+                            || f.evidence.iter().any(|e| {
+                                !super::entity::cause_hints(&e.detail).is_empty()
+                                    && super::entity::cause_hints(&e.detail).contains(&DNS_HINT)
+                            }))
+                });
+                if lookups_fail {
+                    for key in dns.iter().filter(|k| **k != c.key) {
+                        c.deps.insert(key.clone());
+                        c.dep_names.insert(key.clone());
+                    }
                 }
             }
         }
@@ -527,7 +601,8 @@ impl<'a> Graph<'a> {
         .filter(|(condition, _)| conditions.contains(condition))
         .map(|(_, resource)| *resource)
         .collect();
-        node.hosted
+        let saturating: Vec<String> = node
+            .hosted
             .iter()
             .filter(|k| {
                 self.components.get(*k).is_some_and(|c| {
@@ -540,7 +615,33 @@ impl<'a> Graph<'a> {
                 })
             })
             .cloned()
-            .collect()
+            .collect();
+        if !saturating.is_empty() {
+            return saturating;
+        }
+        // Nothing measured: a workload on the node that is new or changed shortly before the pressure.
+        let Some(onset) = node.onset() else {
+            return Vec::new();
+        };
+        let changed: Vec<String> = node
+            .hosted
+            .iter()
+            .filter(|k| {
+                self.components.get(*k).is_some_and(|c| {
+                    c.changes().any(|change| {
+                        change.onset.is_some_and(|at| {
+                            at <= onset && at >= onset - chrono::Duration::hours(6)
+                        })
+                    })
+                })
+            })
+            .cloned()
+            .collect();
+        if changed.len() == 1 {
+            changed
+        } else {
+            Vec::new()
+        }
     }
 
     /// Other anomalous components: those depending on the root first, then the rest by severity.
@@ -678,11 +779,14 @@ fn component_key(f: &Finding, owners: &BTreeMap<&str, String>) -> Option<String>
 fn root_entities(root: &Component<'_>, change: Option<&Finding>) -> Vec<String> {
     let mut entities: Vec<EntityRef> = Vec::new();
     let mut push = |e: &EntityRef| {
-        if !entities.contains(e) {
+        if !entities.iter().any(|known| known.name == e.name) {
             entities.push(e.clone());
         }
     };
-    let mut infra: Vec<&&Finding> = root.problems().filter(|f| is_infra(f.kind)).collect();
+    let mut infra: Vec<&&Finding> = root
+        .problems()
+        .filter(|f| is_infra(f.kind) && f.severity >= Severity::Medium)
+        .collect();
     infra.sort_by_key(|f| std::cmp::Reverse(f.severity));
     for f in &infra {
         for r in f
@@ -799,14 +903,25 @@ fn next_steps(
         steps.push("Fix the file ownership or permissions the container reports (for example the pod's fsGroup or the volume owner).".to_owned());
     }
     if pod_text.contains("memory exhaustion")
-        || root
-            .problems()
-            .any(|f| f.kind == FindingKind::ResourceSaturation)
+        || root.problems().any(|f| {
+            f.kind == FindingKind::ResourceSaturation && f.summary.to_lowercase().contains("memory")
+        })
     {
         steps.push(format!(
             "Stop the memory growth of {}: roll back or raise its limit, then profile the heap.",
             root.display()
         ));
+    }
+    // The root's own remedies, most severe first, a few at most (one pod's commands stand for its replicas).
+    let mut own: Vec<&&Finding> = root.problems().filter(|f| !f.actions.is_empty()).collect();
+    own.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let mut kinds_seen: BTreeSet<FindingKind> = BTreeSet::new();
+    for f in own
+        .into_iter()
+        .filter(|f| kinds_seen.insert(f.kind))
+        .take(2)
+    {
+        steps.extend(f.actions.iter().cloned());
     }
     if let Some(change) = change {
         steps.extend(change.actions.iter().cloned());
