@@ -176,6 +176,14 @@ pub(crate) fn plan(question: &Question) -> RoutePlan {
             "the question asks why or how to fix an incident",
         );
     }
+    if incident && question.namespace.as_deref() == Some("production") {
+        choose(
+            &mut chosen,
+            &mut reasons,
+            &[Runbooks],
+            "an incident in production needs its playbook and escalation path",
+        );
+    }
     RoutePlan {
         agents: chosen.into_iter().collect(),
         reason: reasons.join("; "),
@@ -197,6 +205,20 @@ mod tests {
             agents("Why are the database pods crash looping in production?"),
             vec![Kubernetes, Logs, Metrics, Runbooks]
         );
+    }
+
+    #[test]
+    fn a_production_incident_reads_its_playbook() {
+        let plan = plan(&Question::parse(
+            "Database pods are crash looping in production",
+        ));
+        assert_eq!(plan.agents, vec![Kubernetes, Logs, Metrics, Runbooks]);
+        assert!(
+            plan.reason.contains("incident in production"),
+            "{}",
+            plan.reason
+        );
+        assert!(!agents("Database pods are crash looping in staging").contains(&Runbooks));
     }
 
     #[test]
