@@ -37,14 +37,28 @@ pub enum ToolError {
     /// Credentials for the backend are missing, refused or could not be obtained.
     #[error("{backend} refused our credentials: {message}")]
     Unauthorized { backend: String, message: String },
-    /// Every attempt failed; `last` is the final failure.
-    #[error("{tool} on {backend} failed after {attempts} attempts: {last}")]
+    /// Every attempt failed, or the circuit breaker opened and refused the retries (`breaker_opened`);
+    /// `attempts` counts the attempts actually sent, `last` is the final failure of one of them.
+    #[error("{tool} on {backend} failed after {}: {last}", attempts_text(*attempts, *breaker_opened))]
     GaveUp {
         backend: String,
         tool: String,
         attempts: u32,
+        breaker_opened: bool,
         last: Box<ToolError>,
     },
+}
+
+/// "3 attempts", or "1 attempt (the circuit breaker then opened and refused the retry)".
+pub(crate) fn attempts_text(attempts: u32, breaker_opened: bool) -> String {
+    let plural = if attempts == 1 { "" } else { "s" };
+    if breaker_opened {
+        format!(
+            "{attempts} attempt{plural} (the circuit breaker then opened and refused the retry)"
+        )
+    } else {
+        format!("{attempts} attempt{plural}")
+    }
 }
 
 /// Sub-kinds of [`ToolError::Rejected`].

@@ -14,7 +14,7 @@ use std::{
     collections::HashSet,
     error::Error as StdError,
     sync::{Arc, RwLock},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use rmcp::{
@@ -26,12 +26,17 @@ use rmcp::{
     },
 };
 use serde_json::Value;
-use sre_telemetry::{TraceCarrier, convention::attr, span};
+use sre_telemetry::{
+    TraceCarrier,
+    convention::attr,
+    metric::{self, MetricId, dim},
+    span,
+};
 use tokio::sync::Mutex;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::error::{RejectKind, ToolError};
+use crate::error::{RejectKind, ToolError, attempts_text};
 use crate::model::ToolSpec;
 
 pub use self::breaker::{BreakerConfig, BreakerState, CircuitBreaker};
@@ -39,11 +44,6 @@ pub use self::cache::{CacheConfig, CacheStats, ResultCache};
 pub use self::http::{AuthHeaders, TracingHttpClient};
 pub use self::oauth::{ClientCredentials, TokenSource};
 pub use self::retry::RetryPolicy;
-
-/// Attribute on a `tool.{name}` span: the result came from the cache.
-pub const TOOL_CACHE_HIT: &str = "tool.cache_hit";
-/// Attribute on a `tools/call` CLIENT span: the backend's circuit breaker state when the attempt started.
-pub const CIRCUIT_STATE: &str = "sre.circuit_breaker.state";
 
 /// Where a backend lives and what it is called on the service map.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,8 +239,14 @@ impl ToolClient {
     pub fn unavailable_line(&self, tool: &str, error: &ToolError) -> Option<String> {
         let backend = &self.endpoint.service;
         match error {
-            ToolError::GaveUp { attempts, last, .. } if backend_unusable(last) => Some(format!(
-                "{backend}: {tool} failed after {attempts} attempts: {last}"
+            ToolError::GaveUp {
+                attempts,
+                breaker_opened,
+                last,
+                ..
+            } if backend_unusable(last) => Some(format!(
+                "{backend}: {tool} failed after {}: {last}",
+                attempts_text(*attempts, *breaker_opened)
             )),
             ToolError::CircuitOpen { .. } => {
                 let cause = self
@@ -307,7 +313,13 @@ impl ToolClient {
         let key = cache.map(|_| ResultCache::key(tool, &arguments));
         if let (Some(cache), Some(key)) = (cache, key.as_deref()) {
             let hit = cache.get(key);
-            tracing::Span::current().set_attribute(TOOL_CACHE_HIT, hit.is_some());
+            tracing::Span::current().set_attribute(attr::TOOL_CACHE_HIT, hit.is_some());
+            let counter = if hit.is_some() {
+                MetricId::CacheHits
+            } else {
+                MetricId::CacheMisses
+            };
+            metric::record(counter, 1.0, &[(dim::CACHE, "tool")]);
             if let Some(mut output) = hit {
                 output.cached = true;
                 return Ok(output);
@@ -343,7 +355,7 @@ impl ToolClient {
                 self.endpoint.address(),
                 attempt,
             );
-            client_span.set_attribute(CIRCUIT_STATE, self.breaker.state().as_str());
+            client_span.set_attribute(attr::CIRCUIT_BREAKER_STATE, self.breaker.state().as_str());
             let permit = match self.breaker.acquire() {
                 Ok(permit) => permit,
                 Err(retry_in) => {
@@ -355,12 +367,22 @@ impl ToolClient {
                         ),
                     };
                     span::record_error(&client_span, open.error_type(), &open.to_string());
+                    self.record_attempt_metrics(tool, Duration::ZERO, Some(open.error_type()));
                     // A retry cut short by the breaker ends the call with the failure that caused it: the
                     // open breaker is on the attempt's span, the real cause belongs to the caller.
-                    let last = previous.unwrap_or(open);
-                    return Err(self.give_up(tool, attempt - 1, last));
+                    return Err(match previous {
+                        Some(last) => ToolError::GaveUp {
+                            backend: self.endpoint.service.clone(),
+                            tool: tool.to_owned(),
+                            attempts: attempt - 1,
+                            breaker_opened: true,
+                            last: Box::new(last),
+                        },
+                        None => open,
+                    });
                 }
             };
+            let started = Instant::now();
             let result = self
                 .attempt(tool, &arguments)
                 .instrument(client_span.clone())
@@ -369,9 +391,11 @@ impl ToolClient {
                 Ok(output) => {
                     permit.success();
                     self.note_failure(None);
-                    if output.is_error {
-                        client_span.record(attr::ERROR_TYPE, "tool_error");
+                    let error_type = output.is_error.then_some("tool_error");
+                    if let Some(error_type) = error_type {
+                        client_span.record(attr::ERROR_TYPE, error_type);
                     }
+                    self.record_attempt_metrics(tool, started.elapsed(), error_type);
                     return Ok(output);
                 }
                 Err(error) => {
@@ -382,6 +406,7 @@ impl ToolClient {
                     } else {
                         permit.neutral();
                     }
+                    self.record_attempt_metrics(tool, started.elapsed(), Some(error.error_type()));
                     if !error.is_retryable() || attempt >= max {
                         return Err(self.give_up(tool, attempt, error));
                     }
@@ -392,6 +417,31 @@ impl ToolClient {
             attempt += 1;
             tokio::time::sleep(self.config.retry.delay_before(attempt)).await;
         }
+    }
+
+    /// `McpCallDuration` of one attempt (none for an attempt the open breaker refused), `McpCallErrors` when
+    /// it failed, and the backend's `CircuitBreakerState` after it.
+    fn record_attempt_metrics(&self, tool: &str, took: Duration, error_type: Option<&str>) {
+        let backend = self.endpoint.service.as_str();
+        if error_type != Some("circuit_open") {
+            metric::record(
+                MetricId::McpCallDuration,
+                took.as_secs_f64() * 1000.0,
+                &[(dim::TOOL_NAME, tool), (dim::BACKEND, backend)],
+            );
+        }
+        if let Some(error_type) = error_type {
+            metric::record(
+                MetricId::McpCallErrors,
+                1.0,
+                &[(dim::BACKEND, backend), (dim::ERROR_TYPE, error_type)],
+            );
+        }
+        metric::record(
+            MetricId::CircuitBreakerState,
+            self.breaker.state().gauge(),
+            &[(dim::BACKEND, backend)],
+        );
     }
 
     /// Records the backend's latest own failure, or clears it after a success.
@@ -414,6 +464,7 @@ impl ToolClient {
             backend: self.endpoint.service.clone(),
             tool: tool.to_owned(),
             attempts,
+            breaker_opened: false,
             last: Box::new(last),
         }
     }
@@ -729,6 +780,7 @@ mod tests {
             backend: "k8s-backend".into(),
             tool: "get_pod_status".into(),
             attempts: 3,
+            breaker_opened: false,
             last: Box::new(refused()),
         };
         assert_eq!(
@@ -747,6 +799,23 @@ mod tests {
             Some(
                 "k8s-backend: get_node_status failed after 1 attempt: k8s-backend at \
                  http://127.0.0.1:1/mcp is unreachable: Connection refused (os error 111)"
+            )
+        );
+        let cut_short = ToolError::GaveUp {
+            backend: "k8s-backend".into(),
+            tool: "get_pod_status".into(),
+            attempts: 1,
+            breaker_opened: true,
+            last: Box::new(refused()),
+        };
+        assert_eq!(
+            client
+                .unavailable_line("get_pod_status", &cut_short)
+                .as_deref(),
+            Some(
+                "k8s-backend: get_pod_status failed after 1 attempt (the circuit breaker then opened and \
+                 refused the retry): k8s-backend at http://127.0.0.1:1/mcp is unreachable: Connection \
+                 refused (os error 111)"
             )
         );
         let open = ToolError::CircuitOpen {

@@ -319,6 +319,45 @@ async fn a_dead_backend_gives_up_after_the_retry_budget_and_opens_the_breaker() 
 }
 
 #[tokio::test]
+async fn a_breaker_that_opens_mid_call_cuts_the_retries_and_says_so() {
+    let addr = dead_address().await;
+    let config = ToolClientConfig {
+        breaker: BreakerConfig {
+            failure_threshold: 1,
+            cool_down: Duration::from_secs(60),
+        },
+        ..quick()
+    };
+    let client = ToolClient::new(
+        BackendEndpoint::new("k8s-backend", format!("http://{addr}/mcp")),
+        http(),
+        config,
+    );
+    let error = client
+        .call("echo", json!({"text": "x"}))
+        .await
+        .expect_err("nothing listens");
+    assert!(
+        matches!(
+            error,
+            ToolError::GaveUp {
+                attempts: 1,
+                breaker_opened: true,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    // The cause is the refused connection, not the breaker that followed it.
+    assert_eq!(error.error_type(), "connection_refused");
+    let text = error.to_string();
+    assert!(
+        text.contains("after 1 attempt (the circuit breaker then opened and refused the retry)"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn the_breaker_half_opens_and_a_restarted_backend_is_picked_up() {
     let running = start(Gate::default(), None).await;
     let addr = running.addr;

@@ -1,28 +1,17 @@
 //! Spans of memory operations: `memory.retrieve` (one per strategy) with children `memory.vector_search` and
-//! `memory.post_process`, and `memory.save`. Attribute keys come from `sre_telemetry::convention::attr`; the
-//! span names not yet in `sre_telemetry::convention::span_name` are defined here.
+//! `memory.post_process`, and `memory.save`. Names and attribute keys come from `sre_telemetry::convention`.
 
-use sre_telemetry::convention::{attr, span_name::MEMORY_RETRIEVE};
+use sre_telemetry::convention::{attr, span_name};
 use tracing::{Span, field::Empty, info_span};
 
 use crate::Strategy;
-
-/// Span names of memory operations (besides `sre_telemetry`'s `MEMORY_RETRIEVE`).
-pub mod span_name {
-    /// The store query of one retrieval.
-    pub const MEMORY_VECTOR_SEARCH: &str = "memory.vector_search";
-    /// Decoding, de-duplicating and trimming what the store returned.
-    pub const MEMORY_POST_PROCESS: &str = "memory.post_process";
-    /// One write of records to a namespace.
-    pub const MEMORY_SAVE: &str = "memory.save";
-}
 
 /// `memory.retrieve` for `strategy` in `namespace` (a namespace or a namespace prefix). Record
 /// `memory.results_count` and `memory.cache_hit` when known.
 pub(crate) fn retrieve(namespace: &str, strategy: Strategy) -> Span {
     info_span!(
         "memory.retrieve",
-        otel.name = MEMORY_RETRIEVE,
+        otel.name = span_name::MEMORY_RETRIEVE,
         { attr::MEMORY_NAMESPACE } = namespace,
         { attr::MEMORY_STRATEGY } = strategy.as_str(),
         { attr::MEMORY_RESULTS_COUNT } = Empty,

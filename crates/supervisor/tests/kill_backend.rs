@@ -104,6 +104,8 @@ fn killing_a_backend_leaves_a_partial_report_and_a_traced_failure() {
         run.elapsed
     );
 
+    assert_backend_failure_metrics(data.path());
+
     // The report: partial, the dead backend not checked with its error and attempts, the others' findings.
     let report = &run.stdout;
     assert!(
@@ -254,6 +256,40 @@ fn killing_a_backend_leaves_a_partial_report_and_a_traced_failure() {
             );
         }
     }
+}
+
+/// The metrics the run wrote (CloudWatch EMF, one JSON document per line in the data dir): the dead backend's
+/// failed calls by error type, and its circuit breaker reported open.
+fn assert_backend_failure_metrics(data_dir: &Path) {
+    let emf =
+        std::fs::read_to_string(data_dir.join("metrics/emf.jsonl")).expect("EMF metrics file");
+    let docs: Vec<Value> = emf
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an EMF line is JSON"))
+        .collect();
+    let k8s = |doc: &&Value| doc["Backend"] == "k8s-backend";
+    let refused: f64 = docs
+        .iter()
+        .filter(k8s)
+        .filter(|d| d["ErrorType"] == "connection_refused")
+        .filter_map(|d| d["McpCallErrors"].as_f64())
+        .sum();
+    assert!(
+        refused >= 1.0,
+        "no McpCallErrors for the refused k8s calls:\n{emf}"
+    );
+    assert!(
+        docs.iter()
+            .filter(k8s)
+            .any(|d| d["CircuitBreakerState"].as_f64() == Some(2.0)),
+        "the k8s-backend breaker was never reported open (CircuitBreakerState 2):\n{emf}"
+    );
+    assert!(
+        docs.iter()
+            .filter(|d| d["Backend"] == "logs-backend")
+            .any(|d| d.get("McpCallDuration").is_some()),
+        "the live logs backend's call durations are missing:\n{emf}"
+    );
 }
 
 /// The backend processes; whatever still runs is killed (by PID) and reaped on drop, also on panic.

@@ -138,6 +138,9 @@ async fn alice_and_carol_get_the_same_findings_in_their_own_report_and_only_caro
         r#"sre_llm_tokens_total{provider="sre.offline",model="offline-analyst-1",token_type="input"}"#,
         r#"gen_ai_client_operation_duration_seconds_count{gen_ai_operation_name="chat""#,
         r#"sre_active_agent_runs{agent_name="kubernetes"} 0"#,
+        r#"sre_mcp_call_duration_seconds_count{tool_name="get_pod_status",backend="k8s-backend"}"#,
+        r#"sre_cache_misses_total{cache="tool"}"#,
+        r#"sre_circuit_breaker_state{backend="k8s-backend"} 0"#,
     ] {
         assert!(flushed.contains(needle), "missing {needle} in:\n{flushed}");
     }

@@ -17,6 +17,12 @@ pub mod span_name {
     pub const ESCALATE: &str = "supervisor.escalate";
     /// Memory retrieval for one strategy.
     pub const MEMORY_RETRIEVE: &str = "memory.retrieve";
+    /// The store query of one retrieval.
+    pub const MEMORY_VECTOR_SEARCH: &str = "memory.vector_search";
+    /// Decoding, de-duplicating and trimming what the store returned.
+    pub const MEMORY_POST_PROCESS: &str = "memory.post_process";
+    /// One write of records to a namespace.
+    pub const MEMORY_SAVE: &str = "memory.save";
     /// MCP `tools/call` method name, also the prefix of the client and server span names.
     pub const MCP_TOOLS_CALL: &str = "tools/call";
 
@@ -85,6 +91,10 @@ pub mod attr {
     pub const MCP_METHOD_NAME: &str = "mcp.method.name";
     pub const JSONRPC_REQUEST_ID: &str = "jsonrpc.request.id";
     pub const RETRY_ATTEMPT: &str = "retry.attempt";
+    /// On a `tool.{name}` span: the result came from the tool-result cache.
+    pub const TOOL_CACHE_HIT: &str = "tool.cache_hit";
+    /// On a `tools/call` CLIENT span: the backend's circuit breaker state when the attempt started.
+    pub const CIRCUIT_BREAKER_STATE: &str = "sre.circuit_breaker.state";
     pub const ERROR_TYPE: &str = "error.type";
 
     pub const MEMORY_NAMESPACE: &str = "memory.namespace";
