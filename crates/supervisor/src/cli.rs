@@ -161,7 +161,8 @@ pub enum TracesCommand {
     /// One trace as a waterfall: every span with its offset, duration and status; the critical path and the
     /// slowest agent highlighted, errors in red.
     Show {
-        /// Trace id: 32 hex digits, the X-Ray form (1-xxxxxxxx-…), or a unique prefix of at least 8 digits.
+        /// Trace id: 32 hex digits, the X-Ray form (1-xxxxxxxx-…), a unique prefix of at least 8 digits, or
+        /// `latest` for the most recent investigation.
         trace_id: String,
         /// Also print the attributes of the spans whose name contains TEXT (e.g. `memory.retrieve`,
         /// `tools/call`); without TEXT, of every span.
@@ -376,5 +377,5 @@ Examples:
   sre-agent eval                                   # score every bundled scenario
   sre-agent memory list --user Alice
   sre-agent traces list                            # recent investigations in the local trace file
-  sre-agent traces show <TRACE_ID>                 # one trace as a waterfall (a unique prefix is enough)
+  sre-agent traces show latest                     # the last investigation as a waterfall (or an id/prefix)
   sre-agent traces service-map --since 1h          # the X-Ray-style service map, without AWS";

@@ -190,6 +190,19 @@ fn waterfall_lists_every_span_with_its_offset() {
 }
 
 #[test]
+fn latest_is_the_most_recent_investigation() {
+    let path = fixture("traces_real.jsonl");
+    let (trace, _) = load_trace(&path, "latest").unwrap();
+    assert_eq!(trace.id().to_hex(), CLUSTER_HEALTH_TRACE);
+    let (same, _) = load_trace(&path, " LATEST ").unwrap();
+    assert_eq!(same.id(), trace.id());
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let error = load_trace(empty.path(), "latest").unwrap_err();
+    assert!(matches!(error, TraceError::UnknownTrace { .. }), "{error}");
+    assert!(error.to_string().contains("holds no traces yet"), "{error}");
+}
+
+#[test]
 fn dead_backend_shows_faults_on_the_k8s_edge() {
     let path = fixture("traces_dead_backend.jsonl");
     let map = service_map(&path, None).unwrap().map;

@@ -7,6 +7,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
+use sre_telemetry::convention::span_name;
 
 use crate::traces::{
     ReadStats, SpanRecord, TraceError, TraceId, TraceQuery,
@@ -365,9 +366,31 @@ impl TraceSet {
     }
 }
 
+/// What `traces show` accepts instead of an id for the most recent investigation.
+pub const LATEST: &str = "latest";
+
 /// Loads the one trace of the file at `path` whose id is, or starts with, `input` (hex or X-Ray form),
-/// keeping only that trace's spans in memory.
+/// keeping only that trace's spans in memory. `latest` is the most recent investigation (the newest trace
+/// with an `sre.investigation` root; the newest trace of any kind when none has one).
 pub fn load_trace(path: &Path, input: &str) -> Result<(Trace, ReadStats), TraceError> {
+    if input.trim().eq_ignore_ascii_case(LATEST) {
+        let mut newest: Option<(bool, u64, TraceId)> = None;
+        read_spans(path, |span| {
+            let investigation = span.parent_id.is_none() && span.name == span_name::INVESTIGATION;
+            let candidate = (investigation, span.start_ns, span.trace_id);
+            if newest.is_none_or(|best| candidate > best) {
+                newest = Some(candidate);
+            }
+        })?;
+        let Some((_, _, id)) = newest else {
+            return Err(TraceError::UnknownTrace {
+                input: input.trim().to_owned(),
+                path: path.to_owned(),
+                recent: Vec::new(),
+            });
+        };
+        return load_trace(path, &id.to_hex());
+    }
     let query = TraceQuery::parse(input)?;
     let mut starts: HashMap<TraceId, u64> = HashMap::new();
     let mut kept = Vec::new();
