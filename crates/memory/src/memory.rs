@@ -433,18 +433,27 @@ impl Memory {
         file: UsersFile,
         path: &Path,
     ) -> Result<Vec<UserId>, PreferencesFileError> {
-        let mut loaded = Vec::with_capacity(file.users.len());
-        for (user, preferences) in file.users {
-            self.save_preferences(&user, &preferences)
-                .await
-                .map_err(|source| PreferencesFileError::Save {
-                    path: path.to_owned(),
-                    user: user.to_string(),
-                    source: Box::new(source),
-                })?;
-            loaded.push(user);
+        let span = crate::span::load_preferences(&path.display().to_string(), file.users.len());
+        let result: Result<Vec<UserId>, PreferencesFileError> = async {
+            let mut loaded = Vec::with_capacity(file.users.len());
+            for (user, preferences) in file.users {
+                self.save_preferences(&user, &preferences)
+                    .await
+                    .map_err(|source| PreferencesFileError::Save {
+                        path: path.to_owned(),
+                        user: user.to_string(),
+                        source: Box::new(source),
+                    })?;
+                loaded.push(user);
+            }
+            Ok(loaded)
         }
-        Ok(loaded)
+        .instrument(span.clone())
+        .await;
+        if let Err(e) = &result {
+            record_error(&span, "save_failed", &e.to_string());
+        }
+        result
     }
 
     /// Records of `strategy` (or all) of `user` (or everyone), newest first, at most `limit`.

@@ -262,13 +262,14 @@ impl InvestigationSummary {
         Ok(())
     }
 
-    /// One line for a model prompt.
+    /// One line for a model prompt or a report: the root cause is cut to its gist
+    /// ([`DESCRIBED_ROOT_CAUSE_CHARS`]); severity, status and impact always show.
     pub fn describe(&self) -> String {
         let mut line = format!(
             "{}: \"{}\" → {} [{}, {}]",
             self.occurred_at.format("%Y-%m-%d %H:%M UTC"),
             self.question,
-            self.root_cause,
+            sre_telemetry::redact::truncate_chars(&self.root_cause, DESCRIBED_ROOT_CAUSE_CHARS),
             self.severity,
             self.resolution.as_str()
         );
@@ -292,6 +293,9 @@ impl InvestigationSummary {
         )
     }
 }
+
+/// Longest root cause an investigation's one-line description shows.
+pub const DESCRIBED_ROOT_CAUSE_CHARS: usize = 240;
 
 /// The content of a record of any strategy. Stored as JSON `{"strategy": "...", "record": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -454,6 +458,33 @@ mod tests {
         assert!(json.starts_with("{\"strategy\":\"infrastructure_knowledge\""));
         assert_eq!(RecordBody::from_json(&json).unwrap(), body);
         assert!(RecordBody::from_json("web-service depends on database-service").is_err());
+    }
+
+    #[test]
+    fn a_past_investigation_is_described_in_one_short_line() {
+        let summary = InvestigationSummary {
+            investigation_id: "inv-1".into(),
+            question: "Why is checkout slow?".into(),
+            root_cause: "Connection pool exhausted. ".repeat(40),
+            impacted_services: vec!["checkout".into(), "payments".into()],
+            severity: Severity::High,
+            actions: vec!["Raise the pool size".into()],
+            resolution: ResolutionStatus::RootCauseIdentified,
+            trace_id: None,
+            occurred_at: DateTime::from_timestamp(1_795_000_000, 0).unwrap(),
+        };
+        let line = summary.describe();
+        assert!(line.starts_with("2026-"), "{line}");
+        assert!(
+            line.contains("\"Why is checkout slow?\" → Connection pool exhausted."),
+            "{line}"
+        );
+        assert!(line.contains("…"), "the long root cause is cut: {line}");
+        assert!(line.ends_with("; impacted: checkout, payments"), "{line}");
+        assert!(
+            line.chars().count() < DESCRIBED_ROOT_CAUSE_CHARS + 120,
+            "{line}"
+        );
     }
 
     #[test]

@@ -50,3 +50,15 @@ pub(crate) fn save(namespace: &str, strategy: Strategy, count: usize) -> Span {
         { attr::ERROR_TYPE } = Empty,
     )
 }
+
+/// `memory.load_preferences` of the users file at `origin` (`count` users): one trace for the whole load.
+pub(crate) fn load_preferences(origin: &str, count: usize) -> Span {
+    info_span!(
+        "memory.load_preferences",
+        otel.name = span_name::MEMORY_LOAD_PREFERENCES,
+        { attr::MEMORY_STRATEGY } = Strategy::UserPreferences.as_str(),
+        { attr::MEMORY_RESULTS_COUNT } = count as i64,
+        "sre.source" = origin,
+        { attr::ERROR_TYPE } = Empty,
+    )
+}

@@ -152,3 +152,46 @@ async fn retrieval_spans_carry_strategy_namespace_count_and_cache_hit() {
             .all(|s| attribute(s, attr::MEMORY_RESULTS_COUNT).is_some())
     );
 }
+
+#[tokio::test]
+async fn seeding_the_personas_is_one_trace_of_saves() {
+    let capture = capture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("memory.db"), DEFAULT_RETENTION)
+        .await
+        .unwrap();
+    let memory = Memory::new(Arc::new(store), MemorySettings::default());
+    let seeded = memory.seed_bundled_users().await.unwrap();
+    assert!(seeded.len() >= 2, "{seeded:?}");
+
+    let all = capture.all();
+    let load = all
+        .iter()
+        .find(|s| s.name == "memory.load_preferences")
+        .expect("a memory.load_preferences span");
+    assert_eq!(
+        load.parent_span_id.to_string(),
+        "0000000000000000",
+        "the load is the root of its own trace"
+    );
+    let count: usize = attribute(load, attr::MEMORY_RESULTS_COUNT)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(count, seeded.len());
+    let saves: Vec<_> = capture
+        .trace(load.span_context.trace_id())
+        .into_iter()
+        .filter(|s| s.name == "memory.save")
+        .collect();
+    assert_eq!(
+        saves.len(),
+        seeded.len(),
+        "one save per user, in the same trace"
+    );
+    assert!(
+        saves
+            .iter()
+            .all(|s| s.parent_span_id == load.span_context.span_id())
+    );
+}

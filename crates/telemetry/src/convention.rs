@@ -23,6 +23,9 @@ pub mod span_name {
     pub const MEMORY_POST_PROCESS: &str = "memory.post_process";
     /// One write of records to a namespace.
     pub const MEMORY_SAVE: &str = "memory.save";
+    /// Loading a users file (or the bundled personas) into the preferences strategy: the parent of one
+    /// `memory.save` per user.
+    pub const MEMORY_LOAD_PREFERENCES: &str = "memory.load_preferences";
     /// MCP `tools/call` method name, also the prefix of the client and server span names.
     pub const MCP_TOOLS_CALL: &str = "tools/call";
 
