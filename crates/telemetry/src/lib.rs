@@ -9,6 +9,7 @@
 pub mod carrier;
 pub mod config;
 pub mod convention;
+mod doorbell;
 pub mod error;
 pub mod exporter;
 pub mod log;

@@ -6,8 +6,8 @@
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
-        mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError},
+        atomic::{AtomicU64, Ordering},
+        mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError},
     },
     thread::JoinHandle,
     time::{Duration, Instant},
@@ -21,7 +21,7 @@ use opentelemetry_sdk::{
 };
 use tokio::runtime::Handle;
 
-use crate::{TelemetryError, config::BatchConfig, redact::cap_span};
+use crate::{TelemetryError, config::BatchConfig, doorbell::Doorbell, redact::cap_span};
 
 /// Fans finished spans out to one queue + thread per exporter.
 #[derive(Debug)]
@@ -34,7 +34,8 @@ pub struct BatchExportProcessor {
 struct Lane {
     name: &'static str,
     tx: SyncSender<LaneMsg>,
-    queued: Arc<AtomicUsize>,
+    /// Spans queued and not yet taken by the worker; wakes it when a batch is full.
+    bell: Arc<Doorbell>,
     dropped: Arc<AtomicU64>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -100,6 +101,7 @@ impl BatchExportProcessor {
             loop {
                 match lane.tx.try_send(msg) {
                     Ok(()) => {
+                        lane.bell.ring();
                         waits.push((lane, Some(rx)));
                         break;
                     }
@@ -141,13 +143,13 @@ impl BatchExportProcessorBuilder {
     ) -> Result<Self, TelemetryError> {
         exporter.set_resource(&self.resource);
         let (tx, rx) = mpsc::sync_channel(self.batch.max_queue_size);
-        let queued = Arc::new(AtomicUsize::new(0));
+        let bell = Arc::new(Doorbell::new(self.batch.max_export_batch_size));
         let worker = Worker {
             exporter,
             runtime,
             batch: self.batch,
             attribute_limit: self.attribute_limit,
-            queued: Arc::clone(&queued),
+            bell: Arc::clone(&bell),
             dropped: Arc::clone(&self.dropped),
             name,
         };
@@ -158,10 +160,11 @@ impl BatchExportProcessorBuilder {
                 name: format!("sre-spans-{name}"),
                 source,
             })?;
+        bell.set_worker(thread.thread().clone());
         self.lanes.push(Lane {
             name,
             tx,
-            queued,
+            bell,
             dropped: Arc::clone(&self.dropped),
             thread: Mutex::new(Some(thread)),
         });
@@ -196,13 +199,10 @@ impl SpanProcessor for BatchExportProcessor {
             let Some(data) = data else {
                 break;
             };
-            match lane.tx.try_send(LaneMsg::Span(Box::new(data))) {
-                Ok(()) => {
-                    lane.queued.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(_) => {
-                    lane.dropped.fetch_add(1, Ordering::Relaxed);
-                }
+            lane.bell.queue_one();
+            if lane.tx.try_send(LaneMsg::Span(Box::new(data))).is_err() {
+                lane.bell.refused();
+                lane.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -221,7 +221,7 @@ impl SpanProcessor for BatchExportProcessor {
                 }
                 // Still exporting (a stuck collector): whatever it holds is lost.
                 _ => {
-                    let left = lane.queued.swap(0, Ordering::Relaxed);
+                    let left = lane.bell.pending();
                     lane.dropped.fetch_add(left as u64, Ordering::Relaxed);
                 }
             }
@@ -242,7 +242,7 @@ struct Worker<E> {
     runtime: ExportRuntime,
     batch: BatchConfig,
     attribute_limit: usize,
-    queued: Arc<AtomicUsize>,
+    bell: Arc<Doorbell>,
     dropped: Arc<AtomicU64>,
     name: &'static str,
 }
@@ -252,46 +252,50 @@ impl<E: SpanExporter> Worker<E> {
         let mut pending: Vec<SpanData> = Vec::with_capacity(self.batch.max_export_batch_size);
         let mut next_export = Instant::now() + self.batch.scheduled_delay;
         loop {
-            let wait = next_export.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(wait) {
-                Ok(LaneMsg::Span(span)) => {
-                    self.take(&mut pending, *span);
-                    if pending.len() >= self.batch.max_export_batch_size {
-                        // A failure is counted and logged inside `export`.
-                        let _ = self.export(&mut pending);
+            // Sleeps until the export timer, a full batch or a control message rings (see `Doorbell`).
+            Doorbell::wait(next_export.saturating_duration_since(Instant::now()));
+            loop {
+                match rx.try_recv() {
+                    Ok(LaneMsg::Span(span)) => {
+                        self.take(&mut pending, *span);
+                        if pending.len() >= self.batch.max_export_batch_size {
+                            // A failure is counted and logged inside `export`.
+                            let _ = self.export(&mut pending);
+                        }
+                    }
+                    Ok(LaneMsg::Flush(ack)) => {
+                        let result = self.drain(&rx, &mut pending);
+                        let flushed = self.exporter.force_flush();
+                        let _ = ack.send(result.and(flushed));
+                    }
+                    Ok(LaneMsg::Shutdown(ack)) => {
+                        let result = self.drain(&rx, &mut pending);
+                        let stopped = self
+                            .exporter
+                            .shutdown_with_timeout(self.batch.export_timeout);
+                        let _ = ack.send(result.and(stopped));
+                        return;
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        let _ = self.drain(&rx, &mut pending);
+                        let _ = self.exporter.shutdown();
+                        return;
                     }
                 }
-                Ok(LaneMsg::Flush(ack)) => {
-                    let result = self.drain(&rx, &mut pending);
-                    let flushed = self.exporter.force_flush();
-                    let _ = ack.send(result.and(flushed));
+            }
+            if Instant::now() >= next_export {
+                if !pending.is_empty() {
+                    // A failure is counted and logged inside `export`.
+                    let _ = self.export(&mut pending);
                 }
-                Ok(LaneMsg::Shutdown(ack)) => {
-                    let result = self.drain(&rx, &mut pending);
-                    let stopped = self
-                        .exporter
-                        .shutdown_with_timeout(self.batch.export_timeout);
-                    let _ = ack.send(result.and(stopped));
-                    return;
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if !pending.is_empty() {
-                        // A failure is counted and logged inside `export`.
-                        let _ = self.export(&mut pending);
-                    }
-                    next_export = Instant::now() + self.batch.scheduled_delay;
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.drain(&rx, &mut pending);
-                    let _ = self.exporter.shutdown();
-                    return;
-                }
+                next_export = Instant::now() + self.batch.scheduled_delay;
             }
         }
     }
 
     fn take(&self, pending: &mut Vec<SpanData>, mut span: SpanData) {
-        self.queued.fetch_sub(1, Ordering::Relaxed);
+        self.bell.took_one();
         cap_span(&mut span, self.attribute_limit);
         pending.push(span);
     }

@@ -8,7 +8,7 @@ use std::{
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
-        mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError},
+        mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError},
     },
     time::{Duration, Instant, SystemTime},
 };
@@ -19,7 +19,7 @@ use super::{
     prometheus::PrometheusState,
     sink::{MetricSink, SinkWorker},
 };
-use crate::TelemetryError;
+use crate::{TelemetryError, doorbell::Doorbell};
 
 /// Separates dimension and property values inside a series key.
 const SEP: char = '\u{1f}';
@@ -29,6 +29,8 @@ pub const UNKNOWN: &str = "unknown";
 pub const OTHER_USER: &str = "other";
 /// Longest dimension or property value kept, in bytes.
 pub const MAX_VALUE_BYTES: usize = 256;
+/// Longest the aggregator sleeps: the Prometheus exposition is never staler than this.
+const PROMETHEUS_FRESHNESS: Duration = Duration::from_secs(1);
 /// Most histogram values kept per series and interval; more are counted as dropped.
 pub const MAX_VALUES_PER_SERIES: usize = 100_000;
 
@@ -74,6 +76,8 @@ pub struct RecorderStats {
 
 struct Shared {
     tx: SyncSender<Msg>,
+    /// Samples queued and not yet aggregated; wakes the aggregator when the queue is a quarter full.
+    bell: Arc<Doorbell>,
     counters: Arc<Counters>,
 }
 
@@ -127,6 +131,7 @@ impl Recorder {
             return;
         }
         let key = encode_key(id.def(), dimensions);
+        self.shared.bell.queue_one();
         match self
             .shared
             .tx
@@ -138,6 +143,7 @@ impl Recorder {
                 .accepted
                 .fetch_add(1, Ordering::Relaxed),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.shared.bell.refused();
                 self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed)
             }
         };
@@ -173,6 +179,7 @@ impl Recorder {
         if self.shared.tx.send(Msg::Flush(reply_tx)).is_err() {
             return false;
         }
+        self.shared.bell.ring();
         let Ok(acks) = reply_rx.recv_timeout(timeout) else {
             return false;
         };
@@ -196,6 +203,7 @@ impl Recorder {
             })
             .is_ok()
         {
+            self.shared.bell.ring();
             let _ = done_rx.recv_timeout(timeout + Duration::from_millis(100));
         }
         self.stats()
@@ -250,11 +258,14 @@ impl RecorderBuilder {
             flushes: AtomicU64::new(0),
             prometheus: Mutex::new(PrometheusState::new()),
         });
+        let bell = Arc::new(Doorbell::new(self.queue_capacity / 4));
         let shared = Arc::new(Shared {
             tx,
+            bell: Arc::clone(&bell),
             counters: Arc::clone(&counters),
         });
         let mut aggregator = Aggregator {
+            bell: Arc::clone(&bell),
             counters,
             interval: self.interval,
             series: MetricId::all().map(|_| HashMap::new()).collect(),
@@ -265,13 +276,14 @@ impl RecorderBuilder {
             reported_span_drops: 0,
             reported_metric_drops: 0,
         };
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("sre-metrics".to_owned())
             .spawn(move || aggregator.run(rx))
             .map_err(|source| TelemetryError::Worker {
                 name: "sre-metrics".to_owned(),
                 source,
             })?;
+        bell.set_worker(thread.thread().clone());
         Ok(Recorder { shared })
     }
 }
@@ -328,6 +340,7 @@ enum Acc {
 }
 
 struct Aggregator {
+    bell: Arc<Doorbell>,
     counters: Arc<Counters>,
     interval: Duration,
     /// Per metric: series key → aggregate of the current interval (counters and histograms).
@@ -344,39 +357,30 @@ impl Aggregator {
     fn run(&mut self, rx: Receiver<Msg>) {
         let mut next_flush = Instant::now() + self.interval;
         loop {
+            // Sleeps until the flush timer, a quarter-full queue or a control message rings (see `Doorbell`),
+            // and at least once a second so the Prometheus view stays fresh.
             let wait = next_flush.saturating_duration_since(Instant::now());
-            let msg = match rx.recv_timeout(wait) {
-                Ok(msg) => msg,
-                Err(RecvTimeoutError::Timeout) => {
-                    self.flush(None);
-                    next_flush = Instant::now() + self.interval;
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.flush(None);
-                    self.stop_sinks(Instant::now() + Duration::from_secs(5));
-                    return;
-                }
-            };
-            let mut pending = Some(msg);
-            while let Some(msg) = pending.take() {
-                match msg {
-                    Msg::Sample(sample) => {
+            Doorbell::wait(wait.min(PROMETHEUS_FRESHNESS));
+            loop {
+                match rx.try_recv() {
+                    Ok(Msg::Sample(sample)) => {
+                        self.bell.took_one();
                         self.add_burst(sample);
-                        // Keep draining without waking the clock for every sample.
-                        match rx.try_recv() {
-                            Ok(next) => pending = Some(next),
-                            Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}
-                        }
                     }
-                    Msg::Flush(reply) => {
+                    Ok(Msg::Flush(reply)) => {
                         let acks = self.flush(Some(()));
                         let _ = reply.send(acks);
                     }
-                    Msg::Shutdown { deadline, done } => {
+                    Ok(Msg::Shutdown { deadline, done }) => {
                         self.flush(None);
                         self.stop_sinks(deadline);
                         let _ = done.send(());
+                        return;
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        self.flush(None);
+                        self.stop_sinks(Instant::now() + Duration::from_secs(5));
                         return;
                     }
                 }
