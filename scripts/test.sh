@@ -2,7 +2,8 @@
 # Runs every test of the workspace, after installing what some tests need and do not find:
 #   - the official MCP Python SDK (PyPI `mcp`), the MCP client we did not write;
 #   - `chromium`, which renders the HTML service map headless;
-#   - `promtool` (Debian `prometheus`), which validates dashboards/prometheus-rules.yaml.
+#   - `promtool` (Debian `prometheus`), which validates dashboards/prometheus-rules.yaml;
+#   - `jq` and `curl`, which the documentation's runnable examples use (scripts/check_docs.sh).
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh -p sre-agents`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -42,6 +43,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   say "installing chromium (headless rendering of the HTML service map)"
   apt_install chromium
 fi
+for tool in jq curl; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    say "installing $tool (the documentation's runnable examples use it)"
+    apt_install "$tool"
+  fi
+done
 if ! command -v promtool >/dev/null 2>&1; then
   say "installing promtool (package prometheus)"
   apt_install prometheus
