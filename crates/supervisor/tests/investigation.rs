@@ -280,6 +280,12 @@ async fn crashloop_investigation_is_one_parallel_trace() {
             "{}",
             span.name
         );
+        // Each attribute once: a key set by the span and again by the baggage processor is exported twice.
+        let mut keys: Vec<&str> = span.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        keys.sort_unstable();
+        let before = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), before, "{} repeats an attribute key", span.name);
     }
 }
 

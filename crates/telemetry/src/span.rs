@@ -50,7 +50,8 @@ pub fn record_tool_io(span: &Span, arguments: &str, result: &str) {
 /// context when the investigation was requested with one (an upstream service), else empty.
 ///
 /// The user and session ids also travel as W3C baggage from here, so every descendant span — in this
-/// process or behind an MCP call — can be tagged with them.
+/// process or behind an MCP call — can be tagged with them; the provider's baggage processor sets
+/// `session.id`, `user.id` and `gen_ai.conversation.id` on this span too (once: they are not fields here).
 pub fn investigation(
     parent: &TraceCarrier,
     investigation_id: &str,
@@ -67,9 +68,6 @@ pub fn investigation(
         { attr::SRE_USER_ID } = user_id,
         { attr::SRE_SESSION_ID } = session_id,
         { attr::SRE_QUERY } = %query,
-        { attr::SESSION_ID } = session_id,
-        { attr::USER_ID } = user_id,
-        { attr::GEN_AI_CONVERSATION_ID } = session_id,
         { attr::SRE_AGENTS_SELECTED } = Empty,
         { attr::SRE_SEVERITY } = Empty,
         { attr::SRE_OUTCOME } = Empty,
