@@ -410,6 +410,14 @@ impl Memory {
         self.store_users(file, path).await
     }
 
+    /// Stores (again) the personas shipped with sre-agent ([`BUNDLED_USERS`]), replacing their current
+    /// preferences; returns who was stored.
+    pub async fn load_bundled_users(&self) -> Result<Vec<UserId>, PreferencesFileError> {
+        let origin = Path::new(BUNDLED_USERS_ORIGIN);
+        let file = UsersFile::parse(BUNDLED_USERS, origin)?;
+        self.store_users(file, origin).await
+    }
+
     /// Stores the personas shipped with sre-agent ([`BUNDLED_USERS`]) when no user has preferences yet, so a
     /// fresh installation personalises reports for them out of the box; returns who was stored (nobody when
     /// preferences already exist).

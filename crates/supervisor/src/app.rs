@@ -47,7 +47,13 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             flush(telemetry).await;
             result
         }
-        Some(Command::Memory(command)) => memory::run(&config, command).await,
+        Some(Command::Memory(command)) => {
+            // Memory operations are traced like the investigation's (memory.load_preferences, memory.save, …).
+            let telemetry = install_telemetry(&config, AGENT_SERVICE_NAME)?;
+            let result = memory::run(&config, command).await;
+            flush(telemetry).await;
+            result
+        }
         Some(Command::Traces(command)) => traces::run(&config, command),
     }
 }
@@ -160,4 +166,23 @@ pub fn record_memory_operation(timing: &sre_memory::OperationTiming) {
 /// Exports every pending span; the exporters block, so this runs off the async workers.
 async fn flush(telemetry: TelemetryGuard) {
     let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+}
+
+/// Writes `text` to stdout. A reader that went away (`sre-agent traces list | head`) ends the output
+/// quietly instead of a panic; any other write error is reported once on stderr.
+pub(crate) fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write to stdout: {e}");
+    }
+}
+
+/// `text` on one line: runs of whitespace (newlines copied from a log line included) become one space.
+pub(crate) fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -258,7 +258,8 @@ pub struct EvalArgs {
 /// `sre-agent memory …`
 #[derive(Debug, Subcommand)]
 pub enum MemoryCommand {
-    /// Store user preferences from a YAML file (default: the bundled config/users.yaml).
+    /// Store user preferences from a YAML file (default: the personas bundled in the binary, as in
+    /// config/users.yaml).
     LoadPreferences {
         /// The file (schema in config/users.yaml).
         file: Option<PathBuf>,

@@ -506,3 +506,62 @@ fn traces_list_show_and_service_map_read_the_local_trace_file() {
         stderr(&missing)
     );
 }
+
+/// `sre-agent … | head`: a reader that closes the pipe early ends the output quietly, never in a panic.
+#[test]
+fn a_closed_stdout_pipe_is_not_a_crash() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let run = sre_agent(
+        &["--no-markdown", "--prompt", "Check cluster health"],
+        data.path(),
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    for args in [
+        &["backends", "scenarios"][..],
+        &["traces", "list"],
+        &["traces", "show", "latest"],
+        &["--no-markdown", "--prompt", "Check cluster health"],
+    ] {
+        let child = Command::new(env!("CARGO_BIN_EXE_sre-agent"))
+            .args(args)
+            .env("SRE_DATA_DIR", data.path())
+            .env_remove("USER_ID")
+            .env_remove("LLM_PROVIDER")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        // Close the read end before the binary writes anything.
+        let mut child = child;
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("the binary runs");
+        let err = stderr(&output);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
+/// `memory load-preferences` without a file stores the bundled personas from any working directory.
+#[test]
+fn the_bundled_personas_load_from_anywhere() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_sre-agent"))
+        .args(["memory", "load-preferences"])
+        .current_dir(data.path())
+        .env("SRE_DATA_DIR", data.path())
+        .env_remove("USER_ID")
+        .output()
+        .expect("the binary runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        text.contains("from the bundled config/users.yaml: Alice, Carol"),
+        "{text}"
+    );
+    let missing = sre_agent(
+        &["memory", "load-preferences", "no-such-users.yaml"],
+        data.path(),
+    );
+    assert_usage_error(&missing, "no-such-users.yaml");
+}

@@ -17,7 +17,11 @@ use crate::{
 pub fn scenarios() {
     let style = Style::detect();
     for scenario in bundled_scenarios() {
-        println!("{:<24} {}", style.bold(scenario.name), scenario.title);
+        super::out(&format!(
+            "{:<24} {}\n",
+            style.bold(scenario.name),
+            scenario.title
+        ));
     }
 }
 

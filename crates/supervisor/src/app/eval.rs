@@ -39,7 +39,7 @@ pub async fn run(
         eprintln!("  {} · {} → {:.2}", row.scenario, row.question, row.total());
     })
     .await?;
-    print!("{}", crate::eval::render(&rows, args.min_score));
+    super::out(&crate::eval::render(&rows, args.min_score));
     let failing = rows.iter().filter(|r| r.total() < args.min_score).count();
     if failing > 0 {
         return Err(AppError::Investigation(

@@ -63,10 +63,7 @@ async fn investigate(
     let report = result?;
 
     let markdown = report.to_markdown();
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "\n{markdown}");
-    }
+    super::out(&format!("\n{markdown}\n"));
     if config.save_report {
         let path = save(&config.output_dir, &report.file_name(), &markdown)?;
         eprintln!("{} {}", style.bold("Report saved to"), path.display());

@@ -1,7 +1,5 @@
 //! `sre-agent memory …`: load user preferences, list and delete records.
 
-use std::path::Path;
-
 use sre_memory::{DeleteSelector, RecordId, Strategy, UserId};
 
 use crate::{
@@ -12,7 +10,6 @@ use crate::{
 };
 
 /// The bundled preferences file, relative to the repository root.
-const DEFAULT_USERS_FILE: &str = "config/users.yaml";
 
 /// Runs a memory command.
 pub async fn run(config: &AppConfig, command: &MemoryCommand) -> Result<(), AppError> {
@@ -25,18 +22,24 @@ pub async fn run(config: &AppConfig, command: &MemoryCommand) -> Result<(), AppE
     };
     match command {
         MemoryCommand::LoadPreferences { file } => {
-            let path = file.as_deref().unwrap_or(Path::new(DEFAULT_USERS_FILE));
-            let users = memory
-                .load_preferences(path)
-                .await
-                .map_err(|e| failed(&e))?;
+            let (users, origin) = match file.as_deref() {
+                Some(path) => (
+                    memory.load_preferences(path).await,
+                    path.display().to_string(),
+                ),
+                None => (
+                    memory.load_bundled_users().await,
+                    "the bundled config/users.yaml".to_owned(),
+                ),
+            };
+            let users = users.map_err(|e| AppError::Usage(e.to_string()))?;
             let names: Vec<&str> = users.iter().map(UserId::as_str).collect();
-            println!(
-                "loaded preferences for {} user(s) from {}: {}",
+            super::out(&format!(
+                "loaded preferences for {} user(s) from {}: {}\n",
                 names.len(),
-                path.display(),
+                origin,
                 names.join(", ")
-            );
+            ));
         }
         MemoryCommand::List {
             strategy,
@@ -49,16 +52,16 @@ pub async fn run(config: &AppConfig, command: &MemoryCommand) -> Result<(), AppE
                 .await
                 .map_err(|e| failed(&e))?;
             if records.is_empty() {
-                println!("no records");
+                super::out("no records\n");
             }
             for record in records {
-                println!(
-                    "{}  {}  {}\n    {}",
+                super::out(&format!(
+                    "{}  {}  {}\n    {}\n",
                     record.created_at.format("%Y-%m-%d %H:%M"),
                     record.id,
                     record.namespace,
-                    record.body.describe()
-                );
+                    super::one_line(&record.body.describe())
+                ));
             }
         }
         MemoryCommand::Delete { id, user, strategy } => {
@@ -77,7 +80,7 @@ pub async fn run(config: &AppConfig, command: &MemoryCommand) -> Result<(), AppE
                 }
             };
             let deleted = memory.delete(selector).await.map_err(|e| failed(&e))?;
-            println!("deleted {deleted} record(s)");
+            super::out(&format!("deleted {deleted} record(s)\n"));
         }
     }
     Ok(())

@@ -27,7 +27,7 @@ pub fn run(config: &AppConfig, command: &TracesCommand) -> Result<(), AppError> 
             };
             let listing = list_traces(&trace_file(config, file), &options)?;
             warn(&listing.stats);
-            print!("{}", listing.render(color));
+            super::out(&listing.render(color));
         }
         TracesCommand::Show {
             trace_id,
@@ -41,7 +41,7 @@ pub fn run(config: &AppConfig, command: &TracesCommand) -> Result<(), AppError> 
                 attributes_of: attributes.clone(),
                 ..WaterfallOptions::default()
             };
-            print!("{}", render_waterfall(&trace, &options));
+            super::out(&render_waterfall(&trace, &options));
         }
         TracesCommand::ServiceMap {
             since,
@@ -67,7 +67,7 @@ pub fn run(config: &AppConfig, command: &TracesCommand) -> Result<(), AppError> 
                             .into(),
                     ));
                 }
-                None => print!("{text}"),
+                None => super::out(&text),
             }
         }
     }
