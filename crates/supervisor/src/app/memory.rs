@@ -9,8 +9,6 @@ use crate::{
     error::AppError,
 };
 
-/// The bundled preferences file, relative to the repository root.
-
 /// Runs a memory command.
 pub async fn run(config: &AppConfig, command: &MemoryCommand) -> Result<(), AppError> {
     let memory = open_memory(config)
