@@ -366,6 +366,8 @@ async fn execute(
             (format!("Tool error: {e}"), true, None, failure, refusal)
         }
     };
+    // The arguments and what the model is shown, only with message-content capture on.
+    span::record_tool_io(&tool_span, &params, &content);
     task.progress.emit(ProgressEvent::ToolFinished {
         agent: kind,
         tool: call.name.clone(),

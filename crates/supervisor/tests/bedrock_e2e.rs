@@ -173,6 +173,8 @@ fn trace_of(report: &InvestigationReport) -> Vec<SpanData> {
 async fn bedrock_investigation_reports_the_scripted_cause_with_the_offline_trace_shape_and_its_cost()
  {
     testing::capture();
+    // OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true: tool spans carry arguments and results.
+    sre_telemetry::span::set_capture_message_content(true);
     let fake = FakeBedrock::start(FakeScript::from_fn(model_reply))
         .await
         .expect("fake starts");
@@ -339,6 +341,10 @@ async fn bedrock_investigation_reports_the_scripted_cause_with_the_offline_trace
     );
     for tool in &tools {
         assert!(parent_name(tool).starts_with("agent."), "{}", tool.name);
+        let arguments = attr_of(tool, attr::GEN_AI_TOOL_CALL_ARGUMENTS).unwrap_or_default();
+        let result = attr_of(tool, attr::GEN_AI_TOOL_CALL_RESULT).unwrap_or_default();
+        assert!(arguments.starts_with('{'), "{}: {arguments:?}", tool.name);
+        assert!(!result.is_empty(), "{}: no captured result", tool.name);
         assert_eq!(
             attr_of(tool, attr::GEN_AI_OPERATION_NAME).as_deref(),
             Some("execute_tool")
