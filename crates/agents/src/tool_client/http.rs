@@ -18,7 +18,7 @@ use rmcp::{
         StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
     },
 };
-use sre_telemetry::carrier::{BAGGAGE, TRACEPARENT, TRACESTATE};
+use sre_telemetry::TraceCarrier;
 
 /// A transport failure with its whole cause chain in its message ("error sending request: client error
 /// (Connect): tcp connect error: Connection refused (os error 111)"). rmcp keeps only the message of a client
@@ -134,14 +134,19 @@ fn add_trace_headers(
     let Some(meta) = call.params.meta.as_ref() else {
         return;
     };
-    let values = [
-        (TRACEPARENT, meta.get_traceparent()),
-        (TRACESTATE, meta.get_tracestate()),
-        (BAGGAGE, meta.get_baggage()),
-    ];
-    for (name, value) in values {
-        if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
-            headers.insert(HeaderName::from_static(name), value);
+    // Every format OTEL_PROPAGATORS names (W3C trace context and baggage, and X-Amzn-Trace-Id with `xray`),
+    // for proxies, gateways and load balancers between us and the backend; the backend itself reads `_meta`.
+    let carrier = TraceCarrier::from_parts(
+        meta.get_traceparent(),
+        meta.get_tracestate(),
+        meta.get_baggage(),
+    );
+    for (name, value) in carrier.propagation_headers() {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            headers.insert(name, value);
         }
     }
 }
@@ -239,5 +244,46 @@ impl StreamableHttpClient for TracingHttpClient {
             )
             .await
             .map_err(convert)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::{
+        CallToolRequestParams, JsonRpcRequest, Request, RequestId, RequestParamsMeta,
+    };
+    use sre_telemetry::{config::Propagator, pipeline::propagator};
+
+    #[test]
+    fn a_tool_call_carries_its_trace_in_every_configured_header_format() {
+        opentelemetry::global::set_text_map_propagator(propagator(&[
+            Propagator::TraceContext,
+            Propagator::Baggage,
+            Propagator::Xray,
+        ]));
+        let traceparent = "00-6b01357ef0d58debe69bcc7be896f611-1f2e3d4c5b6a7980-01";
+        // Built as the tool client builds it: W3C values in the request's `_meta`.
+        let mut params = CallToolRequestParams::new("get_pod_status");
+        params.set_traceparent(traceparent);
+        params.set_baggage("user.id=Alice");
+        let message = ClientJsonRpcMessage::Request(JsonRpcRequest::new(
+            RequestId::Number(7),
+            ClientRequest::CallToolRequest(Request::new(params)),
+        ));
+        let mut headers = HashMap::new();
+        add_trace_headers(&message, &mut headers);
+        let header = |name: &str| {
+            headers
+                .get(&HeaderName::from_bytes(name.as_bytes()).expect("a header name"))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(header("traceparent").as_deref(), Some(traceparent));
+        assert_eq!(header("baggage").as_deref(), Some("user.id=Alice"));
+        assert_eq!(
+            header("x-amzn-trace-id").as_deref(),
+            Some("Root=1-6b01357e-f0d58debe69bcc7be896f611;Parent=1f2e3d4c5b6a7980;Sampled=1")
+        );
     }
 }
