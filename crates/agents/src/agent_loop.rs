@@ -13,7 +13,7 @@ use futures::future::join_all;
 use serde_json::Value;
 use sre_telemetry::{
     convention::attr,
-    metric::{self, MetricId, dim},
+    metric::{self, MetricId, dim, property},
     redact, span,
 };
 use tokio::sync::OnceCell;
@@ -333,10 +333,15 @@ async fn execute(
     } else {
         "unknown"
     };
-    let dims = [
+    let trace_id = span::trace_id(&tool_span).map(|id| id.to_string());
+    let mut dims = vec![
         (dim::TOOL_NAME, tool_name),
         (dim::AGENT_NAME, kind.as_str()),
     ];
+    dims.extend(metric_properties(
+        &task.investigation_id,
+        trace_id.as_deref(),
+    ));
     metric::record(MetricId::ToolCalls, 1.0, &dims);
     metric::record(
         MetricId::ToolExecution,
@@ -729,4 +734,20 @@ mod truncation_tests {
                 .contains("services[].points: thinned")
         );
     }
+}
+
+/// The `investigation_id` and `trace_id` root fields of a metric line (EMF properties, not dimensions), when
+/// known.
+pub(crate) fn metric_properties<'a>(
+    investigation_id: &'a str,
+    trace_id: Option<&'a str>,
+) -> Vec<(&'static str, &'a str)> {
+    let mut properties = Vec::with_capacity(2);
+    if !investigation_id.is_empty() {
+        properties.push((property::INVESTIGATION_ID, investigation_id));
+    }
+    if let Some(trace_id) = trace_id {
+        properties.push((property::TRACE_ID, trace_id));
+    }
+    properties
 }

@@ -168,6 +168,9 @@ pub struct AgentTask {
     pub progress: ProgressSink,
     /// Who asked (the `UserID` of the agent's metrics); empty when unknown.
     pub user_id: String,
+    /// The investigation (the `investigation_id` root field of the agent's metric lines, next to
+    /// `trace_id`, so CloudWatch Logs Insights can group them); empty when unknown.
+    pub investigation_id: String,
 }
 
 /// How a specialist's run ended when it produced a report.

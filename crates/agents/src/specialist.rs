@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
-    agent_loop::{AgentLoopConfig, ToolBox, run_agent},
+    agent_loop::{AgentLoopConfig, ToolBox, metric_properties, run_agent},
     model::ChatModel,
     progress::ProgressEvent,
     protocol::{AgentError, AgentKind, AgentReport, AgentTask, Envelope, InvestigationId},
@@ -141,6 +141,10 @@ fn start(
         .or_else(|| envelope.trace.baggage_entries().remove(attr::USER_ID))
         .unwrap_or_default();
 
+    // Root fields of the agent's metric lines, so Logs Insights can group them by investigation and trace.
+    let investigation = id.to_string();
+    let trace_hex = envelope.trace.trace_id();
+
     let work = {
         let span = agent_span.clone();
         async move {
@@ -163,18 +167,19 @@ fn start(
                 },
                 () = token.cancelled() => Err(AgentError::Cancelled { agent: kind }),
             };
+            let properties = metric_properties(&investigation, trace_hex.as_deref());
             if let Err(e) = &result {
                 span::record_error(&span, e.error_type(), &e.to_string());
-                metric::record(
-                    MetricId::Errors,
-                    1.0,
-                    &[(dim::COMPONENT, "agent"), (dim::ERROR_TYPE, e.error_type())],
-                );
+                let mut dims = vec![(dim::COMPONENT, "agent"), (dim::ERROR_TYPE, e.error_type())];
+                dims.extend(properties.iter().copied());
+                metric::record(MetricId::Errors, 1.0, &dims);
             }
+            let mut dims = vec![(dim::AGENT_NAME, kind.as_str()), (dim::USER_ID, user.as_str())];
+            dims.extend(properties.iter().copied());
             metric::record(
                 MetricId::AgentInvocation,
                 started.elapsed().as_secs_f64() * 1000.0,
-                &[(dim::AGENT_NAME, kind.as_str()), (dim::USER_ID, &user)],
+                &dims,
             );
             progress.emit(finished_event(kind, &result, started.elapsed()));
             result

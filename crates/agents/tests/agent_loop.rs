@@ -56,6 +56,7 @@ fn task() -> AgentTask {
         context: Vec::new(),
         progress: ProgressSink::none(),
         user_id: "tester".into(),
+        investigation_id: "inv-test".into(),
     }
 }
 

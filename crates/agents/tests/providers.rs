@@ -617,6 +617,7 @@ async fn an_unknown_tool_call_gets_a_tool_error_the_model_corrects() {
             context: Vec::new(),
             progress: ProgressSink::none(),
             user_id: "tester".into(),
+            investigation_id: "inv-test".into(),
         };
         let budget = TokenBudget::new(1_000_000);
         let report = run_agent(

@@ -192,6 +192,7 @@ async fn investigate(
                     context: context_for(kind, request, recalled.as_ref()),
                     progress: request.progress.clone(),
                     user_id: request.user_id.to_string(),
+                    investigation_id: id.to_string(),
                 },
             )
             .with_budget(budget.clone());

@@ -290,6 +290,32 @@ fn assert_backend_failure_metrics(data_dir: &Path) {
             .any(|d| d.get("McpCallDuration").is_some()),
         "the live logs backend's call durations are missing:\n{emf}"
     );
+    // Agent and tool lines carry the investigation and trace as root fields (the Logs Insights queries of
+    // dashboards/insights-queries.json group by them).
+    let per_investigation: Vec<&Value> = docs
+        .iter()
+        .filter(|d| {
+            ["AgentInvocation", "ToolCalls", "ToolExecution"]
+                .iter()
+                .any(|m| d.get(*m).is_some())
+        })
+        .collect();
+    assert!(
+        !per_investigation.is_empty(),
+        "no agent or tool lines:\n{emf}"
+    );
+    for doc in per_investigation {
+        let investigation = doc["investigation_id"].as_str().unwrap_or_default();
+        let trace = doc["trace_id"].as_str().unwrap_or_default();
+        assert!(
+            investigation.starts_with("inv-"),
+            "no investigation_id: {doc}"
+        );
+        assert!(
+            trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit()),
+            "no trace_id: {doc}"
+        );
+    }
 }
 
 /// The backend processes; whatever still runs is killed (by PID) and reaped on drop, also on panic.
