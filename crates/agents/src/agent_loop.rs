@@ -676,6 +676,22 @@ pub fn ground(findings: Vec<Finding>, corpus: &[String], called: &BTreeSet<&str>
         .collect()
 }
 
+/// The `investigation_id` and `trace_id` root fields of a metric line (EMF properties, not dimensions), when
+/// known.
+pub(crate) fn metric_properties<'a>(
+    investigation_id: &'a str,
+    trace_id: Option<&'a str>,
+) -> Vec<(&'static str, &'a str)> {
+    let mut properties = Vec::with_capacity(2);
+    if !investigation_id.is_empty() {
+        properties.push((property::INVESTIGATION_ID, investigation_id));
+    }
+    if let Some(trace_id) = trace_id {
+        properties.push((property::TRACE_ID, trace_id));
+    }
+    properties
+}
+
 #[cfg(test)]
 mod truncation_tests {
     use super::*;
@@ -734,20 +750,4 @@ mod truncation_tests {
                 .contains("services[].points: thinned")
         );
     }
-}
-
-/// The `investigation_id` and `trace_id` root fields of a metric line (EMF properties, not dimensions), when
-/// known.
-pub(crate) fn metric_properties<'a>(
-    investigation_id: &'a str,
-    trace_id: Option<&'a str>,
-) -> Vec<(&'static str, &'a str)> {
-    let mut properties = Vec::with_capacity(2);
-    if !investigation_id.is_empty() {
-        properties.push((property::INVESTIGATION_ID, investigation_id));
-    }
-    if let Some(trace_id) = trace_id {
-        properties.push((property::TRACE_ID, trace_id));
-    }
-    properties
 }

@@ -27,8 +27,8 @@ pub type AgentReply = Result<AgentReport, AgentError>;
 /// Messages of a specialist.
 #[derive(Debug)]
 pub enum SpecialistMsg {
-    /// Investigate and answer on the port.
-    Investigate(Envelope<AgentTask>, RpcReplyPort<AgentReply>),
+    /// Investigate and answer on the port (boxed: the task is large next to the other messages).
+    Investigate(Box<Envelope<AgentTask>>, RpcReplyPort<AgentReply>),
     /// Stop the work of one investigation (its reply becomes `Cancelled`).
     Cancel(InvestigationId),
     /// Internal: a task finished normally.
@@ -85,7 +85,7 @@ impl Actor for Specialist {
                 state
                     .running
                     .insert(envelope.investigation_id.clone(), token.clone());
-                start(myself, state.args.clone(), envelope, reply, token);
+                start(myself, state.args.clone(), *envelope, reply, token);
             }
             SpecialistMsg::Cancel(id) => {
                 if let Some(token) = state.running.remove(&id) {

@@ -374,7 +374,7 @@ async fn the_token_budget_stops_every_agent_of_the_investigation_cleanly() {
             async move {
                 actor
                     .call(
-                        |port| SpecialistMsg::Investigate(envelope, port),
+                        |port| SpecialistMsg::Investigate(Box::new(envelope), port),
                         Some(Duration::from_secs(30)),
                     )
                     .await

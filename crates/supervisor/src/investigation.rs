@@ -413,7 +413,10 @@ async fn ask(
     let timeout = task.remaining();
     let started = std::time::Instant::now();
     match specialist
-        .call(|port| SpecialistMsg::Investigate(task, port), Some(timeout))
+        .call(
+            |port| SpecialistMsg::Investigate(Box::new(task), port),
+            Some(timeout),
+        )
         .await
     {
         Ok(CallResult::Success(reply)) => reply,
