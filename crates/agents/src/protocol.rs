@@ -213,7 +213,7 @@ pub struct AgentReport {
 /// Why a specialist produced no report. These are expected failures and travel in the reply.
 #[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize)]
 pub enum AgentError {
-    #[error("{agent} agent ran out of time after {elapsed:?}")]
+    #[error("{agent} agent ran out of time after {elapsed:.1?}")]
     DeadlineExceeded { agent: AgentKind, elapsed: Duration },
     #[error("{agent} agent was cancelled")]
     Cancelled { agent: AgentKind },

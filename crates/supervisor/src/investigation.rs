@@ -130,7 +130,8 @@ async fn investigate(
         request.session_id.as_str(),
         &request.question,
     );
-    let trace_id = span::trace_id(&root).map(|t| t.to_string());
+    // Only a recorded trace is worth pointing at (report, memory, metric lines).
+    let trace_id = span::recorded_trace_id(&root).map(|t| t.to_string());
     let run = async {
         let started_at = Utc::now();
         let started = std::time::Instant::now();

@@ -565,3 +565,22 @@ fn the_bundled_personas_load_from_anywhere() {
     );
     assert_usage_error(&missing, "no-such-users.yaml");
 }
+
+/// A trace the sampler dropped is not announced as written.
+#[test]
+fn an_unsampled_investigation_says_so_instead_of_pointing_at_a_trace() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_sre-agent"))
+        .args(["--no-markdown", "--prompt", "Check cluster health"])
+        .env("SRE_DATA_DIR", data.path())
+        .env("OTEL_TRACES_SAMPLER", "always_off")
+        .env_remove("USER_ID")
+        .env_remove("LLM_PROVIDER")
+        .output()
+        .expect("the binary runs");
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(!err.contains("Trace ID:"), "{err}");
+    assert!(!err.contains("Spans written to"), "{err}");
+    assert!(err.contains("No trace:"), "{err}");
+}

@@ -259,10 +259,19 @@ pub fn add_event(span: &Span, name: &'static str, attributes: &[(&'static str, S
     span.add_event(name, attributes);
 }
 
-/// The hex trace id of `span`, when it is recorded by OpenTelemetry.
+/// The trace id of `span`, when OpenTelemetry gave it one (recorded or not: see [`recorded_trace_id`]).
 pub fn trace_id(span: &Span) -> Option<opentelemetry::trace::TraceId> {
     use opentelemetry::trace::TraceContextExt;
     let cx = span.context();
     let id = cx.span().span_context().trace_id();
     (id != opentelemetry::trace::TraceId::INVALID).then_some(id)
+}
+
+/// The trace id of `span` when its trace is recorded: `None` when the sampler dropped it
+/// (`OTEL_TRACES_SAMPLER=always_off`, a ratio that did not pick it) or tracing is off.
+pub fn recorded_trace_id(span: &Span) -> Option<opentelemetry::trace::TraceId> {
+    use opentelemetry::trace::TraceContextExt;
+    let cx = span.context();
+    let sampled = cx.span().span_context().is_sampled();
+    trace_id(span).filter(|_| sampled)
 }

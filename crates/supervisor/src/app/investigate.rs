@@ -77,7 +77,12 @@ async fn investigate(
     if let (Some(hex), Some(xray)) = (&report.trace_id, report.xray_trace_id()) {
         eprintln!("{} {hex} (X-Ray {xray})", style.bold("Trace ID:"));
     }
-    if let Some(file) = telemetry.trace_file() {
+    if report.trace_id.is_none() {
+        eprintln!(
+            "{} tracing is off (OTEL_SDK_DISABLED) or the sampler did not record this investigation (OTEL_TRACES_SAMPLER)",
+            style.bold("No trace:")
+        );
+    } else if let Some(file) = telemetry.trace_file() {
         let note = if flushed { "" } else { " (flush pending)" };
         eprintln!(
             "{} {}{note}",
