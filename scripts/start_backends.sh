@@ -229,7 +229,9 @@ abort() {
 
 for domain in "${selected[@]}"; do
   log="${run_dir}/${domain}.log"
-  nohup "${bin}" backends serve --domain "${domain}" --host "${host}" --port-base "${port_base}" \
+  # Each backend is its own service (k8s-backend, ...) on the service map: an OTEL_SERVICE_NAME meant for the
+  # agent must not rename all four to one name.
+  env -u OTEL_SERVICE_NAME nohup "${bin}" backends serve --domain "${domain}" --host "${host}" --port-base "${port_base}" \
     ${dataset_args[@]+"${dataset_args[@]}"} ${extra_args[@]+"${extra_args[@]}"} >"${log}" 2>&1 &
   printf '%s\n' "$!" >"${run_dir}/${domain}.pid"
   started+=("${domain}")
