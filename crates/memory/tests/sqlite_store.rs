@@ -7,7 +7,7 @@ use chrono::Utc;
 use sre_memory::{
     DeleteSelector, InvestigationSummary, KnowledgeKind, KnowledgeRecord, Memory, MemorySettings,
     MemoryStore, Namespace, OpenError, RecordBody, ResolutionStatus, SessionId, Severity,
-    SqliteStore, Strategy, UserId,
+    SqliteStore, Strategy, UserId, UserPreferences,
     config::DEFAULT_RETENTION,
     store::{ListFilter, NewRecord, Scope, SearchQuery},
 };
@@ -451,4 +451,50 @@ async fn parallel_investigations_write_at_once() {
     facts.sort();
     facts.dedup();
     assert_eq!(facts.len(), TASKS * WRITES);
+}
+
+#[tokio::test]
+async fn preferences_do_not_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("memory.db");
+    let carol = user("Carol");
+    let s1 = session("s1");
+    let store = SqliteStore::open(&path, DEFAULT_RETENTION).await.unwrap();
+    let old_preferences = NewRecord {
+        namespace: Namespace::preferences(carol.clone()),
+        created_at: Utc::now() - chrono::Duration::days(400),
+        content: RecordBody::Preferences(UserPreferences::default())
+            .to_json()
+            .unwrap(),
+        search_text: "preferences".into(),
+    };
+    store
+        .put(vec![
+            old_preferences,
+            knowledge_record(&carol, &s1, "old pattern", chrono::Duration::days(400)),
+        ])
+        .await
+        .unwrap();
+    // Reopening purges what expired: the old knowledge goes, the preferences stay.
+    let reopened = SqliteStore::open(&path, DEFAULT_RETENTION).await.unwrap();
+    assert_eq!(reopened.purge_expired().await.unwrap(), 0);
+    let listed = reopened
+        .list(ListFilter {
+            strategy: None,
+            user: Some(carol.clone()),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(listed[0].namespace.strategy(), Strategy::UserPreferences);
+    let found = reopened
+        .search(SearchQuery {
+            scope: Scope::user(Strategy::UserPreferences, carol),
+            text: None,
+            top_k: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
 }

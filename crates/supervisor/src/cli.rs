@@ -122,8 +122,9 @@ pub struct GlobalArgs {
     #[arg(long, env = ENV_MEMORY_ID, value_name = "ID", global = true)]
     pub memory_id: Option<String>,
 
-    /// How long memory keeps records (e.g. 90d).
-    #[arg(long, env = ENV_MEMORY_RETENTION, default_value = "90d", value_parser = humantime_duration,
+    /// How long memory keeps investigation history and infrastructure knowledge (e.g. 90d); older records are
+    /// deleted when memory opens. User preferences do not expire.
+    #[arg(long, env = ENV_MEMORY_RETENTION, default_value = "90d", value_parser = retention_duration,
           value_name = "DURATION", global = true)]
     pub memory_retention: Duration,
 }
@@ -360,6 +361,18 @@ fn backend_url(text: &str) -> Result<(Domain, String), String> {
         ));
     }
     Ok((domain, url.to_owned()))
+}
+
+/// A retention period: zero would delete every record the moment memory opens.
+fn retention_duration(text: &str) -> Result<Duration, String> {
+    let retention = humantime_duration(text)?;
+    if retention.is_zero() {
+        return Err(
+            "a retention of zero would delete all history and knowledge; give a period such as 90d"
+                .into(),
+        );
+    }
+    Ok(retention)
 }
 
 fn humantime_duration(text: &str) -> Result<Duration, String> {

@@ -147,7 +147,8 @@ impl AgentCoreStore {
                     .to_millis()
                     .ok()
                     .and_then(DateTime::from_timestamp_millis)?;
-                if created_at < cutoff {
+                // Preferences are configuration, not history: they do not expire.
+                if created_at < cutoff && namespace.strategy() != Strategy::UserPreferences {
                     return None;
                 }
                 let content = match summary.content() {

@@ -77,7 +77,7 @@ impl SqliteStore {
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
         let cutoff = self.inner.cutoff();
         self.run(move |conn| {
-            conn.execute("DELETE FROM records WHERE created_at < ?1", [cutoff])
+            conn.execute(PURGE_EXPIRED, [cutoff])
                 .map_err(|e| Fault::Sql("purging expired records", e))
         })
         .await
@@ -163,7 +163,7 @@ impl MemoryStore for SqliteStore {
     }
 
     async fn search(&self, query: SearchQuery) -> Result<Vec<StoredRecord>, StoreError> {
-        let cutoff = self.inner.cutoff();
+        let cutoff = self.inner.cutoff_for(query.scope.strategy);
         let top_k = i64::try_from(clamp_top_k(query.top_k)).unwrap_or(1);
         let expression = query.text.as_deref().and_then(fts::match_expression);
         self.run(move |conn| {
@@ -258,7 +258,7 @@ impl MemoryStore for SqliteStore {
                     "SELECT id, strategy, user_id, session_id, namespace, created_at, content, NULL
                      FROM records
                      WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR strategy = ?2)
-                       AND created_at >= ?3
+                       AND (created_at >= ?3 OR strategy = 'user_preferences')
                      ORDER BY created_at DESC, seq DESC
                      LIMIT ?4",
                 )
@@ -304,9 +304,23 @@ impl MemoryStore for SqliteStore {
     }
 }
 
+/// Deletes the records older than the retention cutoff (`?1`), except preferences: a user's settings are
+/// configuration, not history, and do not expire.
+const PURGE_EXPIRED: &str =
+    "DELETE FROM records WHERE created_at < ?1 AND strategy <> 'user_preferences'";
+
 impl Inner {
     fn cutoff(&self) -> i64 {
         (Utc::now() - self.retention).timestamp_millis()
+    }
+
+    /// The oldest `created_at` still within retention for `strategy`: preferences never expire.
+    fn cutoff_for(&self, strategy: Strategy) -> i64 {
+        if strategy == Strategy::UserPreferences {
+            i64::MIN
+        } else {
+            self.cutoff()
+        }
     }
 
     fn checkout(&self) -> rusqlite::Result<Connection> {
@@ -444,10 +458,7 @@ fn open_blocking(path: PathBuf, retention: chrono::Duration) -> Result<SqliteSto
         idle: Mutex::new(Vec::new()),
     };
     let purged = conn
-        .execute(
-            "DELETE FROM records WHERE created_at < ?1",
-            [inner.cutoff()],
-        )
+        .execute(PURGE_EXPIRED, [inner.cutoff()])
         .map_err(sqlite("purging expired records"))?;
     if purged > 0 {
         tracing::info!(path = %path.display(), purged, "deleted expired memory records");
