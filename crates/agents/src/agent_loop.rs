@@ -317,6 +317,7 @@ async fn execute(
         arguments: redact::redact_json(&call.arguments),
     });
     let started = Instant::now();
+    let cancelled = span::CancelGuard::new(&tool_span);
     let outcome = async {
         schemas.check(call).map_err(Refusal::Problem)?;
         tools
@@ -326,6 +327,7 @@ async fn execute(
     }
     .instrument(tool_span.clone())
     .await;
+    cancelled.finished();
     let duration = started.elapsed();
     // A name the model made up is not a tool: keep it out of the metric's dimensions.
     let tool_name = if schemas.knows(&call.name) {

@@ -349,7 +349,9 @@ pub async fn traced_chat_with_stats(
     }
     let purpose = request.purpose;
     let started = std::time::Instant::now();
+    let cancelled = sre_telemetry::span::CancelGuard::new(&span);
     let result = model.chat(request).instrument(span.clone()).await;
+    cancelled.finished();
     let duration = started.elapsed();
     let mut stats = ChatCallStats {
         provider: model.provider().to_owned(),

@@ -134,6 +134,7 @@ async fn wait_until_dropped(dropped: &AtomicBool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_agent_past_the_deadline_is_reported_and_the_rest_kept() {
+    let capture = sre_telemetry::testing::capture();
     let (model, _entered, dropped) = stuck();
     let mut options = SystemOptions::new(Arc::new(model));
     options.investigation_timeout = Duration::from_secs(2);
@@ -176,4 +177,26 @@ async fn an_agent_past_the_deadline_is_reported_and_the_rest_kept() {
     assert!(report.to_markdown().contains("ran out of time"));
     wait_until_dropped(&dropped).await;
     system.shutdown().await;
+
+    // The model call cut off by the deadline ends as cancelled, not as a success.
+    let trace = report.trace_id.as_deref().expect("a recorded trace");
+    let trace = opentelemetry::trace::TraceId::from_hex(trace).expect("a trace id");
+    let spans = capture.trace(trace);
+    let cut_off: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name.starts_with("chat "))
+        .filter(|s| {
+            sre_telemetry::testing::attribute(s, "error.type").as_deref() == Some("cancelled")
+        })
+        .collect();
+    assert!(
+        !cut_off.is_empty(),
+        "no cancelled chat span among {:?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+    assert!(
+        cut_off
+            .iter()
+            .all(|s| matches!(s.status, opentelemetry::trace::Status::Error { .. }))
+    );
 }

@@ -244,6 +244,36 @@ pub fn record_error(span: &Span, error_type: &str, message: &str) {
     );
 }
 
+/// Marks a span as cancelled when the work it covers is dropped before it finished (an investigation
+/// deadline, a cancelled agent): without it such a span would end with status unset, like a success.
+/// Call [`CancelGuard::finished`] when the work completed, whatever its outcome.
+#[must_use = "a guard dropped at once marks its span cancelled"]
+pub struct CancelGuard {
+    span: Option<Span>,
+}
+
+impl CancelGuard {
+    /// Guards `span`.
+    pub fn new(span: &Span) -> Self {
+        Self {
+            span: Some(span.clone()),
+        }
+    }
+
+    /// The work completed (its own outcome is recorded by the caller).
+    pub fn finished(mut self) {
+        self.span = None;
+    }
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if let Some(span) = self.span.take() {
+            record_error(&span, "cancelled", "cancelled before it finished");
+        }
+    }
+}
+
 /// Records a list of strings (e.g. `sre.agents_selected`) as an OpenTelemetry string array.
 pub fn set_string_list(span: &Span, key: &'static str, values: impl IntoIterator<Item = String>) {
     let values: Vec<opentelemetry::StringValue> = values.into_iter().map(Into::into).collect();
