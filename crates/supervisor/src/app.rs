@@ -126,11 +126,13 @@ fn install_telemetry(config: &AppConfig, service_name: &str) -> Result<Telemetry
     let mut telemetry = TelemetryConfig::from_env(service_name, &config.data_dir)?;
     telemetry.console |= config.debug;
     if std::env::var_os(sre_telemetry::config::env::RUST_LOG).is_none() {
-        // rmcp logs every stateless request at info; our own crates are the interesting part.
+        // rmcp logs every stateless request at info; our own crates are the interesting part. Its client
+        // worker logs each failed connection as an ERROR with the raw transport error: the tool client
+        // reports those failures itself (span, metric, a classified WARN, the report's gaps).
         telemetry.log_filter = if config.debug {
-            "info,rmcp=warn"
+            "info,rmcp=warn,rmcp::transport::worker=off"
         } else {
-            "warn"
+            "warn,rmcp::transport::worker=off"
         }
         .to_owned();
     }
