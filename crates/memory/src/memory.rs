@@ -601,7 +601,7 @@ impl Memory {
         text: Option<&str>,
         top_k: usize,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        let search = span::vector_search();
+        let search = span::vector_search(self.store.backend());
         let result = self
             .store
             .search(SearchQuery {
@@ -653,7 +653,7 @@ impl Memory {
     ) -> Result<SaveReceipt, SaveError> {
         let strategy = namespace.strategy();
         let path = namespace.to_string();
-        let save = span::save(&path, strategy, bodies.len());
+        let save = span::save(&path, strategy, bodies.len(), self.store.backend());
         let started = Instant::now();
         let result = async {
             if bodies.is_empty() {

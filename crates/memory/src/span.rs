@@ -4,7 +4,7 @@
 use sre_telemetry::convention::{attr, span_name};
 use tracing::{Span, field::Empty, info_span};
 
-use crate::Strategy;
+use crate::{Strategy, store::Backend};
 
 /// `memory.retrieve` for `strategy` in `namespace` (a namespace or a namespace prefix). Record
 /// `memory.results_count` and `memory.cache_hit` when known.
@@ -20,11 +20,25 @@ pub(crate) fn retrieve(namespace: &str, strategy: Strategy) -> Span {
     )
 }
 
-/// `memory.vector_search`: the store query; records `memory.results_count` (raw hits).
-pub(crate) fn vector_search() -> Span {
+/// The store as a remote service on the service map (`peer.service` / `aws.remote.service` of the CLIENT
+/// spans that reach it).
+pub(crate) fn store_service(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "memory-sqlite",
+        Backend::AgentCore => "agentcore-memory",
+    }
+}
+
+/// `memory.vector_search`: the store query (CLIENT, so the store is a node of the service map); records
+/// `memory.results_count` (raw hits).
+pub(crate) fn vector_search(backend: Backend) -> Span {
+    let service = store_service(backend);
     info_span!(
         "memory.vector_search",
         otel.name = span_name::MEMORY_VECTOR_SEARCH,
+        otel.kind = "client",
+        { attr::PEER_SERVICE } = service,
+        { attr::AWS_REMOTE_SERVICE } = service,
         { attr::MEMORY_RESULTS_COUNT } = Empty,
         { attr::ERROR_TYPE } = Empty,
     )
@@ -39,11 +53,15 @@ pub(crate) fn post_process() -> Span {
     )
 }
 
-/// `memory.save` of `count` records of `strategy` to `namespace`.
-pub(crate) fn save(namespace: &str, strategy: Strategy, count: usize) -> Span {
+/// `memory.save` of `count` records of `strategy` to `namespace` (CLIENT: a write to the store).
+pub(crate) fn save(namespace: &str, strategy: Strategy, count: usize, backend: Backend) -> Span {
+    let service = store_service(backend);
     info_span!(
         "memory.save",
         otel.name = span_name::MEMORY_SAVE,
+        otel.kind = "client",
+        { attr::PEER_SERVICE } = service,
+        { attr::AWS_REMOTE_SERVICE } = service,
         { attr::MEMORY_NAMESPACE } = namespace,
         { attr::MEMORY_STRATEGY } = strategy.as_str(),
         { attr::MEMORY_RESULTS_COUNT } = count as i64,
