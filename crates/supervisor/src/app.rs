@@ -6,6 +6,7 @@ mod backends;
 mod eval;
 mod investigate;
 mod memory;
+mod serve;
 mod traces;
 
 use std::sync::Arc;
@@ -55,6 +56,19 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             result
         }
         Some(Command::Traces(command)) => traces::run(&config, command),
+        Some(Command::Serve(args)) => {
+            let model = start_model(&config).await?;
+            let telemetry = install_telemetry(&config, AGENT_SERVICE_NAME)?;
+            let result = async {
+                let mut options = system_options(&config, model);
+                options.memory = open_memory(&config).await?;
+                let system = System::start(options).await?;
+                serve::run(system, &config, args).await
+            }
+            .await;
+            flush(telemetry).await;
+            result
+        }
     }
 }
 

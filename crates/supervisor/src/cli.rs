@@ -143,6 +143,20 @@ pub enum Command {
     /// Read the local trace file: list traces, show one as a waterfall, draw the service map (no AWS needed).
     #[command(subcommand)]
     Traces(TracesCommand),
+    /// Serve investigations over HTTP with the Amazon Bedrock AgentCore Runtime contract: POST /invocations
+    /// {"prompt": "..."} answers with the report; GET /ping reports health.
+    Serve(AgentServeArgs),
+}
+
+/// `sre-agent serve`
+#[derive(Debug, Args)]
+pub struct AgentServeArgs {
+    /// Address to listen on (AgentCore Runtime: 0.0.0.0).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (AgentCore Runtime: 8080).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
 }
 
 /// `sre-agent traces …`

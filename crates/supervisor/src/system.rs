@@ -173,11 +173,26 @@ impl System {
         &self,
         request: InvestigationRequest,
     ) -> Result<InvestigationReport, InvestigationError> {
+        self.investigate_under(request, None).await
+    }
+
+    /// [`System::investigate`] as part of a caller's trace: with an `upstream` carrying a W3C `traceparent`
+    /// (an inbound HTTP request's headers), the investigation's root span is its child and its baggage
+    /// travels on; without one (or one without a `traceparent`) the current span's context is used.
+    pub async fn investigate_under(
+        &self,
+        request: InvestigationRequest,
+        upstream: Option<sre_telemetry::TraceCarrier>,
+    ) -> Result<InvestigationReport, InvestigationError> {
         let deadline = std::time::Instant::now() + self.timeout;
         let budget = self
             .max_tokens
             .map_or_else(TokenBudget::unlimited, TokenBudget::new);
-        let envelope = Envelope::new(InvestigationId::new(), deadline, request).with_budget(budget);
+        let mut envelope =
+            Envelope::new(InvestigationId::new(), deadline, request).with_budget(budget);
+        if let Some(upstream) = upstream.filter(|u| u.traceparent.is_some()) {
+            envelope.trace = upstream;
+        }
         let id = envelope.investigation_id.to_string();
         // The supervisor answers by the deadline; the grace covers the final assessment after it.
         let wait = self.timeout + Duration::from_secs(10);

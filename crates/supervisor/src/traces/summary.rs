@@ -10,7 +10,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sre_telemetry::convention::attr;
+use sre_telemetry::convention::{attr, span_name};
 
 use crate::traces::{
     Outcome, ReadStats, SpanId, SpanRecord, Trace, TraceError, TraceId,
@@ -253,12 +253,28 @@ impl SummaryBuilder {
         {
             self.earliest = Some((span.start_ns, span.name.clone()));
         }
-        if span.parent_id.is_none()
-            && self
-                .root
-                .as_ref()
-                .is_none_or(|r| span.start_ns < r.start_ns)
-        {
+        // The root: the investigation span (whose parent is outside the file when a caller's trace context
+        // came with the request, e.g. `sre-agent serve` behind a gateway), else the earliest parentless span.
+        let investigation = span.name == span_name::INVESTIGATION;
+        let root_is_investigation = self
+            .root
+            .as_ref()
+            .is_some_and(|r| r.name == span_name::INVESTIGATION);
+        let better_root = if investigation {
+            !root_is_investigation
+                || self
+                    .root
+                    .as_ref()
+                    .is_some_and(|r| span.start_ns < r.start_ns)
+        } else {
+            span.parent_id.is_none()
+                && !root_is_investigation
+                && self
+                    .root
+                    .as_ref()
+                    .is_none_or(|r| span.start_ns < r.start_ns)
+        };
+        if better_root {
             self.root = Some(RootFacts {
                 start_ns: span.start_ns,
                 name: span.name.clone(),
