@@ -208,9 +208,11 @@ async fn interactive(
                     continue;
                 }
                 match investigate(system, config, telemetry, question, history.clone()).await {
-                    Ok(report) => {
-                        history.push(format!("{} → {}", question, report.assessment.root_cause))
-                    }
+                    Ok(report) => history.push(format!(
+                        "{} → {}",
+                        question,
+                        super::one_line(&report.assessment.root_cause)
+                    )),
                     Err(e) => eprintln!("{} {e}", style.red("error:")),
                 }
             }
