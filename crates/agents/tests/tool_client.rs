@@ -1,5 +1,5 @@
 //! The resilient tool client against a small MCP server on loopback: retries (one CLIENT span per attempt),
-//! timeouts, the circuit breaker opening and recovering, the read-only result cache and its invalidation,
+//! timeouts, one shared handshake for concurrent calls, the circuit breaker opening and recovering, the read-only result cache and its invalidation,
 //! API-key and OAuth2 client-credentials authentication, and the tool catalog used when a backend is down.
 
 use std::{
@@ -19,6 +19,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::post,
 };
+use futures::future::join_all;
 use opentelemetry::trace::{SpanKind, TraceId};
 use rmcp::{
     ServerHandler,
@@ -233,6 +234,83 @@ async fn dead_address() -> SocketAddr {
         .await
         .expect("bind");
     listener.local_addr().expect("address")
+}
+
+/// A backend that accepts connections and never answers, like a hung or `SIGSTOP`ped process: the sockets are
+/// held open until the returned task is aborted. Counts the connections it accepted.
+async fn silent_backend() -> (SocketAddr, Arc<AtomicU32>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let accepted = Arc::new(AtomicU32::new(0));
+    let count = accepted.clone();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (addr, accepted, holder)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_to_a_silent_backend_share_one_handshake_and_fail_together() {
+    let (addr, accepted, holder) = silent_backend().await;
+    let connect_timeout = Duration::from_millis(300);
+    let config = ToolClientConfig {
+        connect_timeout,
+        retry: RetryPolicy {
+            max_attempts: 1,
+            ..quick().retry
+        },
+        breaker: BreakerConfig {
+            failure_threshold: 5,
+            cool_down: Duration::from_secs(60),
+        },
+        ..quick()
+    };
+    let client = ToolClient::new(
+        BackendEndpoint::new("k8s-backend", format!("http://{addr}/mcp")),
+        http(),
+        config,
+    );
+    let calls = 6;
+    let started = Instant::now();
+    let results =
+        join_all((0..calls).map(|i| client.call("echo", json!({"text": format!("call {i}")}))))
+            .await;
+    let took = started.elapsed();
+    for result in &results {
+        let error = result.as_ref().expect_err("nothing answers");
+        assert_eq!(error.error_type(), "timeout", "{error}");
+        assert!(error.to_string().contains("handshake"), "{error}");
+    }
+    // Handshakes one after another would take `calls` × connect_timeout; a shared one takes one, and the
+    // rest of the bound is slack for a loaded machine.
+    assert!(
+        took < connect_timeout * 3,
+        "{calls} concurrent calls took {took:?} with a {connect_timeout:?} handshake timeout"
+    );
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "the calls did not share one handshake"
+    );
+    // Every caller's attempt failed and counted towards the breaker, which now fails calls fast.
+    assert_eq!(client.breaker_state(), BreakerState::Open);
+    let started = Instant::now();
+    let fast = client
+        .call("echo", json!({"text": "again"}))
+        .await
+        .expect_err("breaker open");
+    assert_eq!(fast.error_type(), "circuit_open", "{fast}");
+    assert!(
+        started.elapsed() < connect_timeout,
+        "an open breaker fails fast"
+    );
+    holder.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
