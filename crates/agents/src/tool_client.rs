@@ -683,10 +683,10 @@ impl ToolClient {
                 after: timeout,
             },
             other => {
-                let message = root_cause(&other);
-                if is_auth_failure(&message) {
+                if let Some(message) = http::refused_credentials(&other) {
                     return ToolError::Unauthorized { backend, message };
                 }
+                let message = root_cause(&other);
                 match http_status(&message) {
                     Some(status) => ToolError::Rejected {
                         backend,
@@ -724,18 +724,16 @@ fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
 
 /// Why the MCP handshake with `endpoint` failed.
 fn handshake_error(endpoint: &BackendEndpoint, error: &ClientInitializeError) -> ToolError {
-    let message = root_cause(error);
-    if is_auth_failure(&message) {
-        ToolError::Unauthorized {
+    match http::refused_credentials(error) {
+        Some(message) => ToolError::Unauthorized {
             backend: endpoint.service.clone(),
             message,
-        }
-    } else {
-        ToolError::Unreachable {
+        },
+        None => ToolError::Unreachable {
             backend: endpoint.service.clone(),
             url: endpoint.url.clone(),
-            message: transport_cause(&message),
-        }
+            message: transport_cause(&root_cause(error)),
+        },
     }
 }
 
@@ -794,11 +792,6 @@ fn transport_cause(message: &str) -> String {
         tracing::debug!(error = message, "transport error");
     }
     cause.to_owned()
-}
-
-fn is_auth_failure(message: &str) -> bool {
-    let lower = message.to_ascii_lowercase();
-    lower.contains("auth required") || lower.contains("401") || lower.contains("unauthorized")
 }
 
 /// An HTTP status mentioned in a transport error message, if any ("HTTP 503", "status 503 ...").

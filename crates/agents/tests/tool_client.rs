@@ -91,6 +91,8 @@ struct Gate {
     fail_next: Arc<AtomicU32>,
     /// Require this `X-API-Key`.
     api_key: Option<String>,
+    /// Send this `WWW-Authenticate` challenge with a refusal, as the reference backends do.
+    challenge: Option<&'static str>,
     /// Require `Authorization: Bearer` with the latest token issued by `/token`.
     tokens: Option<Arc<Mutex<Option<String>>>>,
     token_fetches: Arc<AtomicU32>,
@@ -120,7 +122,14 @@ async fn check(State(gate): State<Gate>, request: Request, next: Next) -> Respon
     if let Some(key) = &gate.api_key
         && api_key.as_deref() != Some(key)
     {
-        return StatusCode::UNAUTHORIZED.into_response();
+        return match gate.challenge {
+            Some(challenge) => (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, challenge)],
+            )
+                .into_response(),
+            None => StatusCode::UNAUTHORIZED.into_response(),
+        };
     }
     if let Some(tokens) = &gate.tokens {
         let expected = tokens
@@ -544,45 +553,104 @@ async fn read_only_results_are_cached_and_a_state_change_invalidates_them() {
     running.stop.cancel();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_key_is_sent_and_a_wrong_one_is_reported() {
-    let running = start(
-        Gate {
-            api_key: Some("s3cret".into()),
-            ..Gate::default()
-        },
-        None,
-    )
-    .await;
-    let good = ToolClient::new(
-        running.endpoint(),
-        http(),
-        ToolClientConfig {
-            auth: Some(BackendAuth::ApiKey("s3cret".into())),
-            ..quick()
-        },
-    );
-    assert_eq!(
-        good.call("echo", json!({"text": "ok"}))
-            .await
-            .expect("authorized")
-            .text,
-        "ok"
-    );
-    let bad = ToolClient::new(
-        running.endpoint(),
-        http(),
-        ToolClientConfig {
-            auth: Some(BackendAuth::ApiKey("wrong".into())),
-            ..quick()
-        },
-    );
-    let error = bad
-        .call("echo", json!({"text": "no"}))
+    let capture = testing::capture();
+    // A bare 401, and one with the challenge the reference backends send.
+    for challenge in [None, Some(r#"ApiKey header="X-API-Key""#)] {
+        let running = start(
+            Gate {
+                api_key: Some("s3cret".into()),
+                challenge,
+                ..Gate::default()
+            },
+            None,
+        )
+        .await;
+        let good = ToolClient::new(
+            running.endpoint(),
+            http(),
+            ToolClientConfig {
+                auth: Some(BackendAuth::ApiKey("s3cret".into())),
+                ..quick()
+            },
+        );
+        assert_eq!(
+            good.call("echo", json!({"text": "ok"}))
+                .await
+                .expect("authorized")
+                .text,
+            "ok"
+        );
+        let bad = ToolClient::new(
+            running.endpoint(),
+            http(),
+            ToolClientConfig {
+                auth: Some(BackendAuth::ApiKey("wrong".into())),
+                ..quick()
+            },
+        );
+        let requests_before = running.gate.http_requests.load(Ordering::SeqCst);
+        let tool_span = sre_telemetry::span::tool("echo", "{}");
+        let trace_id = sre_telemetry::span::trace_id(&tool_span).expect("recorded");
+        let error = tracing::Instrument::instrument(
+            bad.call("echo", json!({"text": "no"})),
+            tool_span.clone(),
+        )
         .await
         .expect_err("refused");
-    assert_eq!(error.error_type(), "unauthorized", "{error}");
-    running.stop.cancel();
+        drop(tool_span);
+        assert!(
+            matches!(error, ToolError::Unauthorized { .. }),
+            "not retried, so not wrapped in GaveUp: {error:?}"
+        );
+        assert_eq!(error.error_type(), "unauthorized", "{error}");
+        assert_eq!(
+            running.gate.http_requests.load(Ordering::SeqCst) - requests_before,
+            1,
+            "wrong credentials are not retried"
+        );
+        let text = error.to_string();
+        assert!(
+            text.starts_with("test-backend refused our credentials: HTTP 401 Unauthorized")
+                && text.ends_with("; check the API key or token configured for this backend"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("rmcp")
+                && !text.contains("Transport")
+                && !text.contains("Auth required"),
+            "transport internals in the message: {text}"
+        );
+        if let Some(challenge) = challenge {
+            assert!(text.contains(challenge), "the challenge is missing: {text}");
+        }
+        assert_eq!(
+            bad.unavailable_line("echo", &error),
+            Some(format!("test-backend: echo failed after 1 attempt: {text}"))
+        );
+
+        let attempts: Vec<_> = capture
+            .trace(trace_id)
+            .into_iter()
+            .filter(|s| s.span_kind == SpanKind::Client)
+            .collect();
+        assert_eq!(attempts.len(), 1, "one attempt, one CLIENT span");
+        assert_eq!(attempts[0].name, "tools/call echo");
+        assert!(
+            matches!(
+                attempts[0].status,
+                opentelemetry::trace::Status::Error { .. }
+            ),
+            "{:?}",
+            attempts[0].status
+        );
+        assert_eq!(
+            testing::attribute(&attempts[0], attr::ERROR_TYPE).as_deref(),
+            Some("unauthorized")
+        );
+        running.stop.cancel();
+    }
 }
 
 #[tokio::test]
