@@ -221,8 +221,8 @@ impl ToolClient {
         }
     }
 
-    /// Tools to offer when the backend cannot list its own (it is down): calls to them then fail visibly,
-    /// with retries and breaker, instead of the agent silently having nothing to call.
+    /// Tools to offer when the backend cannot list its own (it is down or refuses our credentials): calls to
+    /// them then fail visibly, with retries and breaker, instead of the agent silently having nothing to call.
     pub fn with_catalog(mut self, catalog: Vec<KnownTool>) -> Self {
         if let Ok(mut read_only) = self.read_only.write() {
             read_only.extend(
@@ -297,12 +297,16 @@ impl ToolClient {
         }
     }
 
-    /// The backend's tools (`tools/list`), or the catalog when the backend cannot be reached.
+    /// The backend's tools (`tools/list`), or the catalog when the backend cannot be used (down, too slow,
+    /// failing, refusing our credentials): calls to them then fail visibly, each attempt traced and counted,
+    /// and the report says why, instead of the agent silently having nothing to call.
     pub async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError> {
         match self.list_live().await {
             Ok(tools) => Ok(tools),
-            Err(e) if !self.catalog.is_empty() && e.is_backend_failure() => {
-                self.note_failure(Some(&e));
+            Err(e) if !self.catalog.is_empty() && backend_unusable(&e) => {
+                if e.is_backend_failure() {
+                    self.note_failure(Some(&e));
+                }
                 tracing::warn!(backend = %self.endpoint.service, "cannot list tools ({e}); offering the known catalog");
                 Ok(self.catalog.iter().map(|t| t.spec.clone()).collect())
             }

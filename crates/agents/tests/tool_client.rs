@@ -582,6 +582,11 @@ async fn an_api_key_is_sent_and_a_wrong_one_is_reported() {
                 .text,
             "ok"
         );
+        let echo = ToolSpec {
+            name: "echo".into(),
+            description: "Returns its text".into(),
+            input_schema: json!({"type": "object"}),
+        };
         let bad = ToolClient::new(
             running.endpoint(),
             http(),
@@ -589,7 +594,17 @@ async fn an_api_key_is_sent_and_a_wrong_one_is_reported() {
                 auth: Some(BackendAuth::ApiKey("wrong".into())),
                 ..quick()
             },
+        )
+        .with_catalog(vec![KnownTool {
+            spec: echo.clone(),
+            read_only: true,
+        }]);
+        // The agent still gets tools to call, so the refusal shows up in its calls rather than as no calls.
+        assert_eq!(
+            bad.list_tools().await.expect("the known catalog"),
+            vec![echo]
         );
+
         let requests_before = running.gate.http_requests.load(Ordering::SeqCst);
         let tool_span = sre_telemetry::span::tool("echo", "{}");
         let trace_id = sre_telemetry::span::trace_id(&tool_span).expect("recorded");
