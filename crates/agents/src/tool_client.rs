@@ -13,14 +13,19 @@ pub mod retry;
 use std::{
     collections::HashSet,
     error::Error as StdError,
-    sync::{Arc, RwLock},
+    fmt,
+    sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock},
     time::{Duration, Instant},
 };
 
+use futures::{
+    FutureExt,
+    future::{BoxFuture, Shared},
+};
 use rmcp::{
     RoleClient, ServiceExt,
     model::{CallToolRequestParams, ClientConfig, ErrorCode, RequestParamsMeta, Tool},
-    service::{RunningService, ServiceError},
+    service::{ClientInitializeError, RunningService, ServiceError},
     transport::streamable_http_client::{
         StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
     },
@@ -32,7 +37,6 @@ use sre_telemetry::{
     metric::{self, MetricId, dim},
     span,
 };
-use tokio::sync::Mutex;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -88,7 +92,8 @@ pub enum BackendAuth {
 pub struct ToolClientConfig {
     /// Longest wait for one attempt of a `tools/call`.
     pub call_timeout: Duration,
-    /// Longest wait for the MCP `initialize` handshake.
+    /// Longest wait for the MCP `initialize` handshake. Concurrent calls share one handshake, so an
+    /// attempt waits at most this long to connect, then at most `call_timeout` for its answer.
     pub connect_timeout: Duration,
     pub retry: RetryPolicy,
     pub breaker: BreakerConfig,
@@ -141,6 +146,27 @@ impl KnownTool {
 
 type Connection = RunningService<RoleClient, ClientConfig>;
 
+/// A handshake in flight; every caller that needs the connection meanwhile awaits this same one.
+type PendingConnection = Shared<BoxFuture<'static, Result<Arc<Connection>, ToolError>>>;
+
+/// The backend's connection: not open, being opened (only the handshake's task or, if it panicked, its first
+/// waiter moves the slot on), or open.
+enum Slot {
+    Idle,
+    Opening(PendingConnection),
+    Open(Arc<Connection>),
+}
+
+impl fmt::Debug for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Slot::Idle => f.write_str("Idle"),
+            Slot::Opening(_) => f.write_str("Opening"),
+            Slot::Open(_) => f.write_str("Open"),
+        }
+    }
+}
+
 /// A lazily connected, resilient MCP client for one backend. Cheap to share behind an `Arc`; calls run
 /// concurrently.
 #[derive(Debug)]
@@ -150,7 +176,8 @@ pub struct ToolClient {
     auth_headers: Arc<RwLock<AuthHeaders>>,
     tokens: Option<TokenSource>,
     config: ToolClientConfig,
-    connection: Mutex<Option<Arc<Connection>>>,
+    /// Never held across an `.await`: a handshake runs in a task of its own and settles the slot itself.
+    connection: Arc<Mutex<Slot>>,
     breaker: CircuitBreaker,
     cache: Option<ResultCache>,
     read_only: RwLock<HashSet<String>>,
@@ -187,15 +214,15 @@ impl ToolClient {
             breaker: CircuitBreaker::new(config.breaker),
             cache: config.cache.map(ResultCache::new),
             config,
-            connection: Mutex::new(None),
+            connection: Arc::new(Mutex::new(Slot::Idle)),
             read_only: RwLock::new(HashSet::new()),
             catalog: Vec::new(),
             last_failure: RwLock::new(None),
         }
     }
 
-    /// Tools to offer when the backend cannot list its own (it is down): calls to them then fail visibly,
-    /// with retries and breaker, instead of the agent silently having nothing to call.
+    /// Tools to offer when the backend cannot list its own (it is down or refuses our credentials): calls to
+    /// them then fail visibly, with retries and breaker, instead of the agent silently having nothing to call.
     pub fn with_catalog(mut self, catalog: Vec<KnownTool>) -> Self {
         if let Ok(mut read_only) = self.read_only.write() {
             read_only.extend(
@@ -270,12 +297,16 @@ impl ToolClient {
         }
     }
 
-    /// The backend's tools (`tools/list`), or the catalog when the backend cannot be reached.
+    /// The backend's tools (`tools/list`), or the catalog when the backend cannot be used (down, too slow,
+    /// failing, refusing our credentials): calls to them then fail visibly, each attempt traced and counted,
+    /// and the report says why, instead of the agent silently having nothing to call.
     pub async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError> {
         match self.list_live().await {
             Ok(tools) => Ok(tools),
-            Err(e) if !self.catalog.is_empty() && e.is_backend_failure() => {
-                self.note_failure(Some(&e));
+            Err(e) if !self.catalog.is_empty() && backend_unusable(&e) => {
+                if e.is_backend_failure() {
+                    self.note_failure(Some(&e));
+                }
                 tracing::warn!(backend = %self.endpoint.service, "cannot list tools ({e}); offering the known catalog");
                 Ok(self.catalog.iter().map(|t| t.spec.clone()).collect())
             }
@@ -506,7 +537,7 @@ impl ToolClient {
                 let error = self.classify(tool, e);
                 if error.is_retryable() {
                     // The next attempt reconnects: a restarted backend is picked up without a restart of ours.
-                    self.forget(&connection).await;
+                    self.forget(&connection);
                 }
                 return Err(error);
             }
@@ -543,56 +574,90 @@ impl ToolClient {
         Ok(())
     }
 
+    /// The open connection, or the outcome of the handshake in flight (started here when there is none).
+    /// Concurrent callers share one handshake, so each waits at most `connect_timeout` however many queue.
     async fn connection(&self) -> Result<Arc<Connection>, ToolError> {
-        let mut slot = self.connection.lock().await;
-        if let Some(conn) = slot.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(conn.clone());
+        if let Some(conn) = self.open_connection() {
+            return Ok(conn);
         }
         self.refresh_token().await?;
+        let pending = {
+            let mut slot = self.lock_slot();
+            match &*slot {
+                Slot::Open(conn) if !conn.is_closed() => return Ok(conn.clone()),
+                Slot::Opening(pending) => pending.clone(),
+                Slot::Idle | Slot::Open(_) => {
+                    let pending = self.handshake();
+                    *slot = Slot::Opening(pending.clone());
+                    pending
+                }
+            }
+        };
+        pending.await
+    }
+
+    fn open_connection(&self) -> Option<Arc<Connection>> {
+        match &*self.lock_slot() {
+            Slot::Open(conn) if !conn.is_closed() => Some(conn.clone()),
+            _ => None,
+        }
+    }
+
+    fn lock_slot(&self) -> MutexGuard<'_, Slot> {
+        lock(&self.connection)
+    }
+
+    /// Starts a handshake in a task of its own, bounded by `connect_timeout`. The task settles the slot (open
+    /// on success, idle on failure) before its result is seen, also when every caller waiting for it has gone.
+    fn handshake(&self) -> PendingConnection {
         let transport = StreamableHttpClientTransport::with_client(
             self.http.clone(),
             StreamableHttpClientTransportConfig::with_uri(self.endpoint.url.clone()),
         );
+        let endpoint = self.endpoint.clone();
+        let connect_timeout = self.config.connect_timeout;
+        let slot = self.connection.clone();
         // The connection outlives the call that opens it, and rmcp's service task captures the current span:
         // open it in a task of its own so no investigation's spans are held open by the connection.
-        let mut connect = tokio::spawn(ClientConfig::default().serve(transport));
-        let unreachable = |message: String| ToolError::Unreachable {
-            backend: self.endpoint.service.clone(),
-            url: self.endpoint.url.clone(),
-            message,
-        };
-        let joined = match tokio::time::timeout(self.config.connect_timeout, &mut connect).await {
-            Ok(joined) => joined,
-            Err(_) => {
-                connect.abort();
-                return Err(unreachable(format!(
-                    "no MCP handshake within {:?}",
-                    self.config.connect_timeout
-                )));
-            }
-        };
-        let conn = joined
-            .map_err(|e| unreachable(format!("the connection task failed: {e}")))?
-            .map_err(|e| {
-                let message = root_cause(&e);
-                if is_auth_failure(&message) {
-                    ToolError::Unauthorized {
-                        backend: self.endpoint.service.clone(),
-                        message,
-                    }
-                } else {
-                    unreachable(transport_cause(&message))
-                }
-            })?;
-        let conn = Arc::new(conn);
-        *slot = Some(conn.clone());
-        Ok(conn)
+        let task = tokio::spawn(async move {
+            let result = match tokio::time::timeout(
+                connect_timeout,
+                ClientConfig::default().serve(transport),
+            )
+            .await
+            {
+                Err(_) => Err(ToolError::Timeout {
+                    backend: endpoint.service.clone(),
+                    tool: format!("the MCP handshake at {}", endpoint.url),
+                    after: connect_timeout,
+                }),
+                Ok(Err(e)) => Err(handshake_error(&endpoint, &e)),
+                Ok(Ok(conn)) => Ok(Arc::new(conn)),
+            };
+            settle(&slot, result.as_ref().ok().cloned());
+            result
+        });
+        let endpoint = self.endpoint.clone();
+        let slot = self.connection.clone();
+        async move {
+            task.await.unwrap_or_else(|e| {
+                // The task panicked before it settled the slot: free it for the next caller.
+                settle(&slot, None);
+                Err(ToolError::Unreachable {
+                    backend: endpoint.service,
+                    url: endpoint.url,
+                    message: format!("the connection task failed: {e}"),
+                })
+            })
+        }
+        .boxed()
+        .shared()
     }
 
-    async fn forget(&self, lost: &Arc<Connection>) {
-        let mut slot = self.connection.lock().await;
-        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, lost)) {
-            *slot = None;
+    fn forget(&self, lost: &Arc<Connection>) {
+        let mut slot = self.lock_slot();
+        if matches!(&*slot, Slot::Open(conn) if Arc::ptr_eq(conn, lost)) {
+            *slot = Slot::Idle;
         }
     }
 
@@ -622,10 +687,10 @@ impl ToolClient {
                 after: timeout,
             },
             other => {
-                let message = root_cause(&other);
-                if is_auth_failure(&message) {
+                if let Some(message) = http::refused_credentials(&other) {
                     return ToolError::Unauthorized { backend, message };
                 }
+                let message = root_cause(&other);
                 match http_status(&message) {
                     Some(status) => ToolError::Rejected {
                         backend,
@@ -645,6 +710,34 @@ impl ToolClient {
                 }
             }
         }
+    }
+}
+
+/// Ends the handshake in flight: the slot holds its `connection`, or nothing after a failure.
+fn settle(slot: &Mutex<Slot>, connection: Option<Arc<Connection>>) {
+    let mut slot = lock(slot);
+    if matches!(*slot, Slot::Opening(_)) {
+        *slot = connection.map_or(Slot::Idle, Slot::Open);
+    }
+}
+
+/// The connection slot, also after a panic elsewhere: every write replaces it whole, so it is never torn.
+fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why the MCP handshake with `endpoint` failed.
+fn handshake_error(endpoint: &BackendEndpoint, error: &ClientInitializeError) -> ToolError {
+    match http::refused_credentials(error) {
+        Some(message) => ToolError::Unauthorized {
+            backend: endpoint.service.clone(),
+            message,
+        },
+        None => ToolError::Unreachable {
+            backend: endpoint.service.clone(),
+            url: endpoint.url.clone(),
+            message: transport_cause(&root_cause(error)),
+        },
     }
 }
 
@@ -703,11 +796,6 @@ fn transport_cause(message: &str) -> String {
         tracing::debug!(error = message, "transport error");
     }
     cause.to_owned()
-}
-
-fn is_auth_failure(message: &str) -> bool {
-    let lower = message.to_ascii_lowercase();
-    lower.contains("auth required") || lower.contains("401") || lower.contains("unauthorized")
 }
 
 /// An HTTP status mentioned in a transport error message, if any ("HTTP 503", "status 503 ...").

@@ -1,5 +1,5 @@
 //! The resilient tool client against a small MCP server on loopback: retries (one CLIENT span per attempt),
-//! timeouts, the circuit breaker opening and recovering, the read-only result cache and its invalidation,
+//! timeouts, one shared handshake for concurrent calls, the circuit breaker opening and recovering, the read-only result cache and its invalidation,
 //! API-key and OAuth2 client-credentials authentication, and the tool catalog used when a backend is down.
 
 use std::{
@@ -19,6 +19,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::post,
 };
+use futures::future::join_all;
 use opentelemetry::trace::{SpanKind, TraceId};
 use rmcp::{
     ServerHandler,
@@ -90,6 +91,8 @@ struct Gate {
     fail_next: Arc<AtomicU32>,
     /// Require this `X-API-Key`.
     api_key: Option<String>,
+    /// Send this `WWW-Authenticate` challenge with a refusal, as the reference backends do.
+    challenge: Option<&'static str>,
     /// Require `Authorization: Bearer` with the latest token issued by `/token`.
     tokens: Option<Arc<Mutex<Option<String>>>>,
     token_fetches: Arc<AtomicU32>,
@@ -119,7 +122,14 @@ async fn check(State(gate): State<Gate>, request: Request, next: Next) -> Respon
     if let Some(key) = &gate.api_key
         && api_key.as_deref() != Some(key)
     {
-        return StatusCode::UNAUTHORIZED.into_response();
+        return match gate.challenge {
+            Some(challenge) => (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, challenge)],
+            )
+                .into_response(),
+            None => StatusCode::UNAUTHORIZED.into_response(),
+        };
     }
     if let Some(tokens) = &gate.tokens {
         let expected = tokens
@@ -233,6 +243,83 @@ async fn dead_address() -> SocketAddr {
         .await
         .expect("bind");
     listener.local_addr().expect("address")
+}
+
+/// A backend that accepts connections and never answers, like a hung or `SIGSTOP`ped process: the sockets are
+/// held open until the returned task is aborted. Counts the connections it accepted.
+async fn silent_backend() -> (SocketAddr, Arc<AtomicU32>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let accepted = Arc::new(AtomicU32::new(0));
+    let count = accepted.clone();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (addr, accepted, holder)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_to_a_silent_backend_share_one_handshake_and_fail_together() {
+    let (addr, accepted, holder) = silent_backend().await;
+    let connect_timeout = Duration::from_millis(300);
+    let config = ToolClientConfig {
+        connect_timeout,
+        retry: RetryPolicy {
+            max_attempts: 1,
+            ..quick().retry
+        },
+        breaker: BreakerConfig {
+            failure_threshold: 5,
+            cool_down: Duration::from_secs(60),
+        },
+        ..quick()
+    };
+    let client = ToolClient::new(
+        BackendEndpoint::new("k8s-backend", format!("http://{addr}/mcp")),
+        http(),
+        config,
+    );
+    let calls = 6;
+    let started = Instant::now();
+    let results =
+        join_all((0..calls).map(|i| client.call("echo", json!({"text": format!("call {i}")}))))
+            .await;
+    let took = started.elapsed();
+    for result in &results {
+        let error = result.as_ref().expect_err("nothing answers");
+        assert_eq!(error.error_type(), "timeout", "{error}");
+        assert!(error.to_string().contains("handshake"), "{error}");
+    }
+    // Handshakes one after another would take `calls` × connect_timeout; a shared one takes one, and the
+    // rest of the bound is slack for a loaded machine.
+    assert!(
+        took < connect_timeout * 3,
+        "{calls} concurrent calls took {took:?} with a {connect_timeout:?} handshake timeout"
+    );
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "the calls did not share one handshake"
+    );
+    // Every caller's attempt failed and counted towards the breaker, which now fails calls fast.
+    assert_eq!(client.breaker_state(), BreakerState::Open);
+    let started = Instant::now();
+    let fast = client
+        .call("echo", json!({"text": "again"}))
+        .await
+        .expect_err("breaker open");
+    assert_eq!(fast.error_type(), "circuit_open", "{fast}");
+    assert!(
+        started.elapsed() < connect_timeout,
+        "an open breaker fails fast"
+    );
+    holder.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,45 +553,119 @@ async fn read_only_results_are_cached_and_a_state_change_invalidates_them() {
     running.stop.cancel();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_key_is_sent_and_a_wrong_one_is_reported() {
-    let running = start(
-        Gate {
-            api_key: Some("s3cret".into()),
-            ..Gate::default()
-        },
-        None,
-    )
-    .await;
-    let good = ToolClient::new(
-        running.endpoint(),
-        http(),
-        ToolClientConfig {
-            auth: Some(BackendAuth::ApiKey("s3cret".into())),
-            ..quick()
-        },
-    );
-    assert_eq!(
-        good.call("echo", json!({"text": "ok"}))
-            .await
-            .expect("authorized")
-            .text,
-        "ok"
-    );
-    let bad = ToolClient::new(
-        running.endpoint(),
-        http(),
-        ToolClientConfig {
-            auth: Some(BackendAuth::ApiKey("wrong".into())),
-            ..quick()
-        },
-    );
-    let error = bad
-        .call("echo", json!({"text": "no"}))
+    let capture = testing::capture();
+    // A bare 401, and one with the challenge the reference backends send.
+    for challenge in [None, Some(r#"ApiKey header="X-API-Key""#)] {
+        let running = start(
+            Gate {
+                api_key: Some("s3cret".into()),
+                challenge,
+                ..Gate::default()
+            },
+            None,
+        )
+        .await;
+        let good = ToolClient::new(
+            running.endpoint(),
+            http(),
+            ToolClientConfig {
+                auth: Some(BackendAuth::ApiKey("s3cret".into())),
+                ..quick()
+            },
+        );
+        assert_eq!(
+            good.call("echo", json!({"text": "ok"}))
+                .await
+                .expect("authorized")
+                .text,
+            "ok"
+        );
+        let echo = ToolSpec {
+            name: "echo".into(),
+            description: "Returns its text".into(),
+            input_schema: json!({"type": "object"}),
+        };
+        let bad = ToolClient::new(
+            running.endpoint(),
+            http(),
+            ToolClientConfig {
+                auth: Some(BackendAuth::ApiKey("wrong".into())),
+                ..quick()
+            },
+        )
+        .with_catalog(vec![KnownTool {
+            spec: echo.clone(),
+            read_only: true,
+        }]);
+        // The agent still gets tools to call, so the refusal shows up in its calls rather than as no calls.
+        assert_eq!(
+            bad.list_tools().await.expect("the known catalog"),
+            vec![echo]
+        );
+
+        let requests_before = running.gate.http_requests.load(Ordering::SeqCst);
+        let tool_span = sre_telemetry::span::tool("echo", "{}");
+        let trace_id = sre_telemetry::span::trace_id(&tool_span).expect("recorded");
+        let error = tracing::Instrument::instrument(
+            bad.call("echo", json!({"text": "no"})),
+            tool_span.clone(),
+        )
         .await
         .expect_err("refused");
-    assert_eq!(error.error_type(), "unauthorized", "{error}");
-    running.stop.cancel();
+        drop(tool_span);
+        assert!(
+            matches!(error, ToolError::Unauthorized { .. }),
+            "not retried, so not wrapped in GaveUp: {error:?}"
+        );
+        assert_eq!(error.error_type(), "unauthorized", "{error}");
+        assert_eq!(
+            running.gate.http_requests.load(Ordering::SeqCst) - requests_before,
+            1,
+            "wrong credentials are not retried"
+        );
+        let text = error.to_string();
+        assert!(
+            text.starts_with("test-backend refused our credentials: HTTP 401 Unauthorized")
+                && text.ends_with("; check the API key or token configured for this backend"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("rmcp")
+                && !text.contains("Transport")
+                && !text.contains("Auth required"),
+            "transport internals in the message: {text}"
+        );
+        if let Some(challenge) = challenge {
+            assert!(text.contains(challenge), "the challenge is missing: {text}");
+        }
+        assert_eq!(
+            bad.unavailable_line("echo", &error),
+            Some(format!("test-backend: echo failed after 1 attempt: {text}"))
+        );
+
+        let attempts: Vec<_> = capture
+            .trace(trace_id)
+            .into_iter()
+            .filter(|s| s.span_kind == SpanKind::Client)
+            .collect();
+        assert_eq!(attempts.len(), 1, "one attempt, one CLIENT span");
+        assert_eq!(attempts[0].name, "tools/call echo");
+        assert!(
+            matches!(
+                attempts[0].status,
+                opentelemetry::trace::Status::Error { .. }
+            ),
+            "{:?}",
+            attempts[0].status
+        );
+        assert_eq!(
+            testing::attribute(&attempts[0], attr::ERROR_TYPE).as_deref(),
+            Some("unauthorized")
+        );
+        running.stop.cancel();
+    }
 }
 
 #[tokio::test]

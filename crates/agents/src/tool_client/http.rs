@@ -1,6 +1,6 @@
 //! The HTTP client under the MCP transport: rmcp's reqwest client plus the W3C trace headers copied from
 //! each request's `params._meta` (so proxies and servers that only read headers see the same trace) and the
-//! backend's current credentials.
+//! backend's current credentials; and what its failures mean when the backend refuses those credentials.
 
 use std::{
     borrow::Cow,
@@ -14,8 +14,12 @@ use futures::stream::BoxStream;
 use http::{HeaderName, HeaderValue};
 use rmcp::{
     model::{ClientJsonRpcMessage, ClientRequest},
-    transport::streamable_http_client::{
-        StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+    service::{ClientInitializeError, ServiceError},
+    transport::{
+        DynamicTransportError,
+        streamable_http_client::{
+            StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+        },
     },
 };
 use sre_telemetry::TraceCarrier;
@@ -72,6 +76,85 @@ fn convert(error: StreamableHttpError<reqwest::Error>) -> StreamableHttpError<Cl
         // A variant added by a later rmcp: keep its message.
         other => E::UnexpectedServerResponse(Cow::Owned(other.to_string())),
     }
+}
+
+/// Why the backend refused our credentials, when that is what `error` (an rmcp client error, at any depth)
+/// comes down to: its HTTP status and challenge or message, and what to check (`HTTP 401 Unauthorized
+/// (WWW-Authenticate: ApiKey header="X-API-Key"); check the API key or token configured for this backend`).
+/// `None` for every other failure.
+pub fn refused_credentials(error: &(dyn StdError + 'static)) -> Option<String> {
+    let refusal = match transport_failure(error)? {
+        StreamableHttpError::AuthRequired(e) => format!(
+            "HTTP 401 Unauthorized (WWW-Authenticate: {})",
+            e.www_authenticate_header
+        ),
+        StreamableHttpError::InsufficientScope(e) => format!(
+            "HTTP 403 Forbidden, insufficient scope (WWW-Authenticate: {})",
+            e.www_authenticate_header
+        ),
+        // A 401 or 403 without a challenge: rmcp keeps the status line and the body.
+        StreamableHttpError::UnexpectedServerResponse(text)
+            if text.starts_with("HTTP 401") || text.starts_with("HTTP 403") =>
+        {
+            let (status, body) = text.split_once(": ").unwrap_or((text, ""));
+            match body_message(body) {
+                Some(message) => format!("{status}: {message}"),
+                None => status.to_owned(),
+            }
+        }
+        StreamableHttpError::Client(ClientError(e)) => match e.status() {
+            Some(status) if status == 401 || status == 403 => format!("HTTP {status}"),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(format!(
+        "{refusal}; check the API key or token configured for this backend"
+    ))
+}
+
+/// The HTTP transport's own failure inside an rmcp error. rmcp wraps it without exposing it as a `source`
+/// (the handshake's `ClientInitializeError`, a call's `ServiceError`), so those layers are unwrapped by type.
+fn transport_failure<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> Option<&'a StreamableHttpError<ClientError>> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(failure) = error.downcast_ref::<StreamableHttpError<ClientError>>() {
+            return Some(failure);
+        }
+        current = if let Some(init) = error.downcast_ref::<ClientInitializeError>() {
+            match init {
+                ClientInitializeError::TransportError { error, .. } => Some(error),
+                ClientInitializeError::LegacyFallbackFailed { fallback, .. } => {
+                    Some(fallback.as_ref())
+                }
+                other => other.source(),
+            }
+        } else if let Some(ServiceError::TransportSend(error)) =
+            error.downcast_ref::<ServiceError>()
+        {
+            Some(error)
+        } else if let Some(error) = error.downcast_ref::<DynamicTransportError>() {
+            Some(error.error.as_ref())
+        } else {
+            error.source()
+        };
+    }
+    None
+}
+
+/// The `error.message` of a JSON-RPC error body, else the body itself (cut short); `None` when empty.
+fn body_message(body: &str) -> Option<String> {
+    let body = body.trim();
+    if body.is_empty() {
+        return None;
+    }
+    let message = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| sre_telemetry::redact::truncate_chars(body, 200));
+    Some(message)
 }
 
 /// Header carrying an API key, as the reference backends expect.
@@ -254,6 +337,17 @@ mod tests {
         CallToolRequestParams, JsonRpcRequest, Request, RequestId, RequestParamsMeta,
     };
     use sre_telemetry::{config::Propagator, pipeline::propagator};
+
+    #[test]
+    fn a_refusal_body_is_read_for_its_message() {
+        let jsonrpc = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"unauthorized: the API key in the X-API-Key header is not valid"}}"#;
+        assert_eq!(
+            body_message(jsonrpc).as_deref(),
+            Some("unauthorized: the API key in the X-API-Key header is not valid")
+        );
+        assert_eq!(body_message(" denied \n").as_deref(), Some("denied"));
+        assert_eq!(body_message("  "), None);
+    }
 
     #[test]
     fn a_tool_call_carries_its_trace_in_every_configured_header_format() {
