@@ -414,10 +414,12 @@ impl ToolClient {
                 }
             };
             let started = Instant::now();
+            let cancelled = span::CancelGuard::new(&client_span);
             let result = self
                 .attempt(tool, &arguments)
                 .instrument(client_span.clone())
                 .await;
+            cancelled.finished();
             match result {
                 Ok(output) => {
                     permit.success();
