@@ -249,8 +249,14 @@ where
         .with_target("sre_mcp_backends", tracing::Level::INFO)
         .with_target("sre_agents", tracing::Level::INFO)
         .with_target("sre_supervisor", tracing::Level::INFO);
+    // No source location, thread, busy/idle timing or target attributes: they say nothing about the system,
+    // were a third of the trace file, and timing every poll of every instrumented future costs the actors.
     tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(scope.to_owned()))
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_target(false)
         .with_filter(targets)
 }
 
