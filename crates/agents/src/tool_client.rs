@@ -563,13 +563,20 @@ impl ToolClient {
         let Some(tokens) = &self.tokens else {
             return Ok(());
         };
-        let token = tokens
-            .token()
-            .await
-            .map_err(|message| ToolError::Unauthorized {
+        // A token endpoint that never answers must not stall the attempt: it gets the connect budget.
+        let token = match tokio::time::timeout(self.config.connect_timeout, tokens.token()).await {
+            Err(_) => {
+                return Err(ToolError::Timeout {
+                    backend: self.endpoint.service.clone(),
+                    tool: "the OAuth2 token request".to_owned(),
+                    after: self.config.connect_timeout,
+                });
+            }
+            Ok(token) => token.map_err(|message| ToolError::Unauthorized {
                 backend: self.endpoint.service.clone(),
                 message,
-            })?;
+            })?,
+        };
         if let Ok(mut headers) = self.auth_headers.write() {
             headers.bearer = Some(token);
         }

@@ -761,3 +761,46 @@ async fn a_down_backend_still_offers_its_known_tools() {
         .expect_err("still down");
     assert_eq!(error.error_type(), "connection_refused");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_endpoint_that_never_answers_times_out_within_the_connect_budget() {
+    let (token_addr, _accepted, holder) = silent_backend().await;
+    let running = start(Gate::default(), None).await;
+    let connect_timeout = Duration::from_millis(300);
+    let client = ToolClient::new(
+        running.endpoint(),
+        http(),
+        ToolClientConfig {
+            auth: Some(BackendAuth::ClientCredentials(ClientCredentials {
+                token_url: format!("http://{token_addr}/token"),
+                client_id: "client".into(),
+                client_secret: "secret".into(),
+                scope: None,
+            })),
+            connect_timeout,
+            retry: RetryPolicy {
+                max_attempts: 1,
+                ..quick().retry
+            },
+            cache: None,
+            ..quick()
+        },
+    );
+    let started = Instant::now();
+    let error = client
+        .call("echo", json!({"text": "x"}))
+        .await
+        .expect_err("no token, no call");
+    assert_eq!(error.error_type(), "timeout", "{error}");
+    assert!(
+        error.to_string().contains("OAuth2 token request"),
+        "{error}"
+    );
+    assert!(
+        started.elapsed() < connect_timeout * 10,
+        "took {:?}",
+        started.elapsed()
+    );
+    holder.abort();
+    running.stop.cancel();
+}
