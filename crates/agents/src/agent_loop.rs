@@ -13,7 +13,7 @@ use futures::future::join_all;
 use serde_json::Value;
 use sre_telemetry::{
     convention::attr,
-    metric::{self, MetricId, dim, property},
+    metric::{self, MetricId, dim},
     redact, span,
 };
 use tokio::sync::OnceCell;
@@ -336,14 +336,14 @@ async fn execute(
         "unknown"
     };
     let trace_id = span::trace_id(&tool_span).map(|id| id.to_string());
-    let mut dims = vec![
+    let [investigation, trace] =
+        metric::investigation_properties(&task.investigation_id, trace_id.as_deref());
+    let dims = [
         (dim::TOOL_NAME, tool_name),
         (dim::AGENT_NAME, kind.as_str()),
+        investigation,
+        trace,
     ];
-    dims.extend(metric_properties(
-        &task.investigation_id,
-        trace_id.as_deref(),
-    ));
     metric::record(MetricId::ToolCalls, 1.0, &dims);
     metric::record(
         MetricId::ToolExecution,
@@ -676,22 +676,6 @@ pub fn ground(findings: Vec<Finding>, corpus: &[String], called: &BTreeSet<&str>
             (!f.evidence.is_empty()).then_some(f)
         })
         .collect()
-}
-
-/// The `investigation_id` and `trace_id` root fields of a metric line (EMF properties, not dimensions), when
-/// known.
-pub(crate) fn metric_properties<'a>(
-    investigation_id: &'a str,
-    trace_id: Option<&'a str>,
-) -> Vec<(&'static str, &'a str)> {
-    let mut properties = Vec::with_capacity(2);
-    if !investigation_id.is_empty() {
-        properties.push((property::INVESTIGATION_ID, investigation_id));
-    }
-    if let Some(trace_id) = trace_id {
-        properties.push((property::TRACE_ID, trace_id));
-    }
-    properties
 }
 
 #[cfg(test)]

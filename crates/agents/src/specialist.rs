@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
-    agent_loop::{AgentLoopConfig, ToolBox, metric_properties, run_agent},
+    agent_loop::{AgentLoopConfig, ToolBox, run_agent},
     model::ChatModel,
     progress::ProgressEvent,
     protocol::{AgentError, AgentKind, AgentReport, AgentTask, Envelope, InvestigationId},
@@ -142,7 +142,7 @@ fn start(
         .unwrap_or_default();
 
     // Root fields of the agent's metric lines, so Logs Insights can group them by investigation and trace.
-    let investigation = id.to_string();
+    let investigation_id = id.to_string();
     let trace_hex = envelope.trace.trace_id();
 
     let work = {
@@ -167,15 +167,24 @@ fn start(
                 },
                 () = token.cancelled() => Err(AgentError::Cancelled { agent: kind }),
             };
-            let properties = metric_properties(&investigation, trace_hex.as_deref());
+            let [investigation, trace] =
+                metric::investigation_properties(&investigation_id, trace_hex.as_deref());
             if let Err(e) = &result {
                 span::record_error(&span, e.error_type(), &e.to_string());
-                let mut dims = vec![(dim::COMPONENT, "agent"), (dim::ERROR_TYPE, e.error_type())];
-                dims.extend(properties.iter().copied());
+                let dims = [
+                    (dim::COMPONENT, "agent"),
+                    (dim::ERROR_TYPE, e.error_type()),
+                    investigation,
+                    trace,
+                ];
                 metric::record(MetricId::Errors, 1.0, &dims);
             }
-            let mut dims = vec![(dim::AGENT_NAME, kind.as_str()), (dim::USER_ID, user.as_str())];
-            dims.extend(properties.iter().copied());
+            let dims = [
+                (dim::AGENT_NAME, kind.as_str()),
+                (dim::USER_ID, user.as_str()),
+                investigation,
+                trace,
+            ];
             metric::record(
                 MetricId::AgentInvocation,
                 started.elapsed().as_secs_f64() * 1000.0,

@@ -15,7 +15,7 @@ use sre_agents::{
 use sre_memory::{KnowledgeKind, Memory, MemoryContext, SessionId, UserId};
 use sre_telemetry::{
     convention::attr,
-    metric::{self, MetricId, dim, property},
+    metric::{self, MetricId, dim},
     span,
 };
 use tokio_util::sync::CancellationToken;
@@ -84,16 +84,9 @@ pub(crate) async fn run_investigation(
         Err(InvestigationError::Cancelled(_)) => ("cancelled", Some("cancelled")),
         Err(InvestigationError::Failed(_)) => ("failure", Some("all_agents_failed")),
     };
-    let trace_id = reply
-        .as_ref()
-        .ok()
-        .and_then(|r| r.trace_id.clone())
-        .unwrap_or_default();
-    let dims = [
-        (dim::OUTCOME, outcome),
-        (property::INVESTIGATION_ID, id.as_str()),
-        (property::TRACE_ID, trace_id.as_str()),
-    ];
+    let trace_id = reply.as_ref().ok().and_then(|r| r.trace_id.as_deref());
+    let [investigation, trace] = metric::investigation_properties(&id, trace_id);
+    let dims = [(dim::OUTCOME, outcome), investigation, trace];
     metric::record(MetricId::InvestigationRequests, 1.0, &dims);
     metric::record(
         MetricId::InvestigationDuration,

@@ -35,6 +35,19 @@ pub fn record(id: MetricId, value: f64, dimensions: &[(&str, &str)]) {
     }
 }
 
+/// The `investigation_id` and `trace_id` root fields of a metric line of one investigation (EMF properties,
+/// never dimensions), to append to a metric's dimension pairs. An empty or missing value is left out of the
+/// line.
+pub fn investigation_properties<'a>(
+    investigation_id: &'a str,
+    trace_id: Option<&'a str>,
+) -> [(&'static str, &'a str); 2] {
+    [
+        (property::INVESTIGATION_ID, investigation_id),
+        (property::TRACE_ID, trace_id.unwrap_or_default()),
+    ]
+}
+
 /// The process-wide recorder, once installed.
 pub fn global() -> Option<&'static Recorder> {
     GLOBAL.get()
