@@ -422,7 +422,6 @@ impl Memory {
     /// fresh installation personalises reports for them out of the box; returns who was stored (nobody when
     /// preferences already exist).
     pub async fn seed_bundled_users(&self) -> Result<Vec<UserId>, PreferencesFileError> {
-        let origin = Path::new(BUNDLED_USERS_ORIGIN);
         let existing = self
             .list(Some(Strategy::UserPreferences), None, 1)
             .await
@@ -432,8 +431,7 @@ impl Memory {
         if !existing.is_empty() {
             return Ok(Vec::new());
         }
-        let file = UsersFile::parse(BUNDLED_USERS, origin)?;
-        self.store_users(file, origin).await
+        self.load_bundled_users().await
     }
 
     async fn store_users(

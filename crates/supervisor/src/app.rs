@@ -60,9 +60,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             let model = start_model(&config).await?;
             let telemetry = install_telemetry(&config, AGENT_SERVICE_NAME)?;
             let result = async {
-                let mut options = system_options(&config, model);
-                options.memory = open_memory(&config).await?;
-                let system = System::start(options).await?;
+                let system = start_system(&config, model).await?;
                 serve::run(system, &config, args).await
             }
             .await;
@@ -86,12 +84,17 @@ async fn investigate_with_system(
     telemetry: &TelemetryGuard,
     model: Arc<dyn ChatModel>,
 ) -> Result<(), AppError> {
-    let mut options = system_options(config, model);
-    options.memory = open_memory(config).await?;
-    let system = System::start(options).await?;
+    let system = start_system(config, model).await?;
     let result = investigate::run(&system, config, telemetry).await;
     system.shutdown().await;
     result
+}
+
+/// The system the command line describes around `model`, with its memory, started.
+async fn start_system(config: &AppConfig, model: Arc<dyn ChatModel>) -> Result<System, AppError> {
+    let mut options = system_options(config, model);
+    options.memory = open_memory(config).await?;
+    System::start(options).await
 }
 
 /// The system the command line describes around `model` (memory is opened separately).
@@ -196,9 +199,4 @@ pub(crate) fn out(text: &str) {
     {
         eprintln!("error: cannot write to stdout: {e}");
     }
-}
-
-/// `text` on one line: runs of whitespace (newlines copied from a log line included) become one space.
-pub(crate) fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -480,7 +480,8 @@ fn code_list(items: &[String]) -> String {
         .join(", ")
 }
 
-fn one_line(text: &str) -> String {
+/// `text` on one line: runs of whitespace (newlines copied from a log line included) become one space.
+pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -211,7 +211,7 @@ async fn interactive(
                     Ok(report) => history.push(format!(
                         "{} → {}",
                         question,
-                        super::one_line(&report.assessment.root_cause)
+                        crate::report::one_line(&report.assessment.root_cause)
                     )),
                     Err(e) => eprintln!("{} {e}", style.red("error:")),
                 }

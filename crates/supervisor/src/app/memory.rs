@@ -58,7 +58,7 @@ pub async fn run(config: &AppConfig, command: &MemoryCommand) -> Result<(), AppE
                     record.created_at.format("%Y-%m-%d %H:%M"),
                     record.id,
                     record.namespace,
-                    super::one_line(&record.body.describe())
+                    crate::report::one_line(&record.body.describe())
                 ));
             }
         }
