@@ -2,6 +2,7 @@
 //! services, status), newest first, computed while streaming the file so only small summaries stay in memory.
 
 use std::{
+    cmp::Reverse,
     collections::{HashMap, HashSet},
     fmt::Write as _,
     path::Path,
@@ -255,25 +256,11 @@ impl SummaryBuilder {
         }
         // The root: the investigation span (whose parent is outside the file when a caller's trace context
         // came with the request, e.g. `sre-agent serve` behind a gateway), else the earliest parentless span.
-        let investigation = span.name == span_name::INVESTIGATION;
-        let root_is_investigation = self
-            .root
-            .as_ref()
-            .is_some_and(|r| r.name == span_name::INVESTIGATION);
-        let better_root = if investigation {
-            !root_is_investigation
-                || self
-                    .root
-                    .as_ref()
-                    .is_some_and(|r| span.start_ns < r.start_ns)
-        } else {
-            span.parent_id.is_none()
-                && !root_is_investigation
-                && self
-                    .root
-                    .as_ref()
-                    .is_none_or(|r| span.start_ns < r.start_ns)
-        };
+        let rank = |name: &str| u8::from(name == span_name::INVESTIGATION);
+        let better_root = (span.parent_id.is_none() || rank(&span.name) > 0)
+            && self.root.as_ref().is_none_or(|r| {
+                (rank(&span.name), Reverse(span.start_ns)) > (rank(&r.name), Reverse(r.start_ns))
+            });
         if better_root {
             self.root = Some(RootFacts {
                 start_ns: span.start_ns,
