@@ -238,6 +238,15 @@ fn quick() -> ToolClientConfig {
     }
 }
 
+/// A client of a `k8s-backend` at `addr` (a dead or silent address of these tests).
+fn k8s_client_at(addr: SocketAddr, config: ToolClientConfig) -> ToolClient {
+    ToolClient::new(
+        BackendEndpoint::new("k8s-backend", format!("http://{addr}/mcp")),
+        http(),
+        config,
+    )
+}
+
 async fn dead_address() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -280,11 +289,7 @@ async fn concurrent_calls_to_a_silent_backend_share_one_handshake_and_fail_toget
         },
         ..quick()
     };
-    let client = ToolClient::new(
-        BackendEndpoint::new("k8s-backend", format!("http://{addr}/mcp")),
-        http(),
-        config,
-    );
+    let client = k8s_client_at(addr, config);
     let calls = 6;
     let started = Instant::now();
     let results =
@@ -375,11 +380,7 @@ async fn a_dead_backend_gives_up_after_the_retry_budget_and_opens_the_breaker() 
         },
         ..quick()
     };
-    let client = ToolClient::new(
-        BackendEndpoint::new("k8s-backend", format!("http://{addr}/mcp")),
-        http(),
-        config,
-    );
+    let client = k8s_client_at(addr, config);
     let error = client
         .call("echo", json!({"text": "x"}))
         .await
@@ -415,11 +416,7 @@ async fn a_breaker_that_opens_mid_call_cuts_the_retries_and_says_so() {
         },
         ..quick()
     };
-    let client = ToolClient::new(
-        BackendEndpoint::new("k8s-backend", format!("http://{addr}/mcp")),
-        http(),
-        config,
-    );
+    let client = k8s_client_at(addr, config);
     let error = client
         .call("echo", json!({"text": "x"}))
         .await
@@ -745,12 +742,7 @@ async fn a_down_backend_still_offers_its_known_tools() {
         description: "Returns its text".into(),
         input_schema: json!({"type": "object"}),
     };
-    let client = ToolClient::new(
-        BackendEndpoint::new("k8s-backend", format!("http://{addr}/mcp")),
-        http(),
-        quick(),
-    )
-    .with_catalog(vec![KnownTool {
+    let client = k8s_client_at(addr, quick()).with_catalog(vec![KnownTool {
         spec: spec.clone(),
         read_only: true,
     }]);
