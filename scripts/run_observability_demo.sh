@@ -56,17 +56,13 @@ if ! [[ "${port_base}" =~ ^[0-9]+$ ]] || ((port_base < 1 || port_base > 65532));
   exit 2
 fi
 
-if [[ -n "${SRE_AGENT_BIN:-}" ]]; then
-  bin="${SRE_AGENT_BIN}"
-elif [[ -x "${root}/target/release/sre-agent" ]]; then
-  bin="${root}/target/release/sre-agent"
-elif [[ -x "${root}/target/debug/sre-agent" ]]; then
-  bin="${root}/target/debug/sre-agent"
-else
-  echo "run_observability_demo: no sre-agent binary; build it first: cargo build --release --bin sre-agent" >&2
-  exit 1
-fi
-[[ -x "${bin}" ]] || { echo "run_observability_demo: ${bin} is not executable" >&2; exit 1; }
+# shellcheck source=lib/sre_agent_bin.sh
+source "${root}/scripts/lib/sre_agent_bin.sh"
+bin=""
+sre_agent_bin "${root}" || case $? in
+  2) echo "run_observability_demo: ${bin} is not executable" >&2; exit 1 ;;
+  *) echo "run_observability_demo: no sre-agent binary; build it first: cargo build --release --bin sre-agent" >&2; exit 1 ;;
+esac
 export SRE_AGENT_BIN="${bin}"
 export SRE_RUN_DIR="${SRE_RUN_DIR:-${root}/.run}"
 # The backends are separate processes: have them export their spans every 200 ms (instead of every few seconds)

@@ -103,19 +103,13 @@ if ! [[ "${timeout_s}" =~ ^[0-9]+$ ]] || ((timeout_s < 1)); then
 fi
 
 # The binary: $SRE_AGENT_BIN, else a release build, else a debug build.
-if [[ -n "${SRE_AGENT_BIN:-}" ]]; then
-  bin="${SRE_AGENT_BIN}"
-  [[ -x "${bin}" ]] || die "SRE_AGENT_BIN=${bin} is not an executable file"
-  bin_source="SRE_AGENT_BIN"
-elif [[ -x "${root}/target/release/sre-agent" ]]; then
-  bin="${root}/target/release/sre-agent"
-  bin_source="release build"
-elif [[ -x "${root}/target/debug/sre-agent" ]]; then
-  bin="${root}/target/debug/sre-agent"
-  bin_source="debug build"
-else
-  die "no sre-agent binary: build one with 'cargo build --release --bin sre-agent', or set SRE_AGENT_BIN"
-fi
+# shellcheck source=lib/sre_agent_bin.sh
+source "${root}/scripts/lib/sre_agent_bin.sh"
+bin="" bin_source=""
+sre_agent_bin "${root}" || case $? in
+  2) die "SRE_AGENT_BIN=${bin} is not an executable file" ;;
+  *) die "no sre-agent binary: build one with 'cargo build --release --bin sre-agent', or set SRE_AGENT_BIN" ;;
+esac
 printf 'Using %s (%s)\n' "${bin}" "${bin_source}"
 
 mkdir -p "${run_dir}"
