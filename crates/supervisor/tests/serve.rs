@@ -153,4 +153,21 @@ async fn invocations_are_investigations_in_the_callers_trace() {
         traces.contains(UPSTREAM_TRACE),
         "the investigation's spans were written"
     );
+
+    // Its root's parent is the caller's span, outside the file: the listing still finds the investigation.
+    let listing = Command::new(env!("CARGO_BIN_EXE_sre-agent"))
+        .args(["traces", "list"])
+        .env("SRE_DATA_DIR", data.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("traces list runs");
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    let row = listing
+        .lines()
+        .find(|l| l.starts_with(UPSTREAM_TRACE))
+        .unwrap_or_default();
+    assert!(
+        row.contains("Carol") && row.contains("Database pods are crash looping"),
+        "{listing}"
+    );
 }
