@@ -168,9 +168,7 @@ pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryErro
 
     let processor = span_processor(config, &handle)?;
     let span_drops = processor.dropped();
-    let provider = provider_builder(config)
-        .with_span_processor(processor)
-        .build();
+    let provider = provider_builder(config, processor).build();
     opentelemetry::global::set_text_map_propagator(propagator(&config.propagators));
     crate::span::set_capture_message_content(config.capture_message_content);
 
@@ -189,8 +187,9 @@ pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryErro
         .event_format(line_format)
         .with_filter(log_filter);
     if tracing_subscriber::registry()
-        .with(otel_layer(&provider, &config.service_name))
-        .with(correlation)
+        .with(sre_layer(
+            otel(&provider, &config.service_name).and_then(correlation),
+        ))
         .with(logs)
         .try_init()
         .is_err()
@@ -229,19 +228,53 @@ pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryErro
 }
 
 /// The provider every pipeline shares: X-Ray-compatible ids, the configured sampler, the service resource,
-/// baggage-to-attribute copy.
-pub(crate) fn provider_builder(config: &TelemetryConfig) -> TracerProviderBuilder {
+/// and `processor` behind the baggage-to-attribute copy.
+///
+/// One span processor only: with several, the SDK hands each its own deep copy of every finished span.
+pub(crate) fn provider_builder<P: SpanProcessor + 'static>(
+    config: &TelemetryConfig,
+    processor: P,
+) -> TracerProviderBuilder {
     SdkTracerProvider::builder()
         .with_id_generator(XrayIdGenerator::default())
         .with_sampler(config.sampler.sampler())
         .with_resource(resource(config))
-        .with_span_processor(BaggageAttributes)
+        .with_span_processor(BaggageAttributes(processor))
 }
 
-/// The OpenTelemetry layer, limited to sre spans at INFO and above so dependency internals stay out of traces.
+/// The OpenTelemetry layer alone, limited to sre spans (for tests that capture spans).
 pub(crate) fn otel_layer<S>(provider: &SdkTracerProvider, scope: &str) -> impl Layer<S> + use<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    sre_layer(otel(provider, scope))
+}
+
+/// The OpenTelemetry layer. No source location, thread, busy/idle timing or target attributes: they say
+/// nothing about the system, were a third of the trace file, and timing every poll of every instrumented
+/// future costs the actors. No context activation either: nothing here reads OpenTelemetry's thread-local
+/// current context (spans, carriers and log lines go through the tracing span), and activating it on every
+/// poll of every instrumented future is a clone, an attach and a detach each time.
+fn otel<S>(provider: &SdkTracerProvider, scope: &str) -> impl Layer<S> + use<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(scope.to_owned()))
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_target(false)
+        .with_context_activation(false)
+}
+
+/// Limits `layer` to the spans and events of the project's own crates at INFO and above, so dependency
+/// internals stay out of traces and their trace-level callsites stay disabled. The layers that look at sre
+/// spans share this one filter: each filter costs a span look-up on every enter and exit.
+fn sre_layer<S, L>(layer: L) -> impl Layer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    L: Layer<S>,
 {
     let targets = Targets::new()
         .with_target("sre_telemetry", tracing::Level::INFO)
@@ -249,15 +282,7 @@ where
         .with_target("sre_mcp_backends", tracing::Level::INFO)
         .with_target("sre_agents", tracing::Level::INFO)
         .with_target("sre_supervisor", tracing::Level::INFO);
-    // No source location, thread, busy/idle timing or target attributes: they say nothing about the system,
-    // were a third of the trace file, and timing every poll of every instrumented future costs the actors.
-    tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer(scope.to_owned()))
-        .with_location(false)
-        .with_threads(false)
-        .with_tracked_inactivity(false)
-        .with_target(false)
-        .with_filter(targets)
+    layer.with_filter(targets)
 }
 
 /// The resource of every span and metric: service, version, environment, then `OTEL_RESOURCE_ATTRIBUTES`.
@@ -377,11 +402,11 @@ fn metric_pipeline(
 }
 
 /// Copies the investigation's `session.id` and `user.id` baggage onto every span that starts under it,
-/// and mirrors the session as `gen_ai.conversation.id`.
+/// mirrors the session as `gen_ai.conversation.id`, and hands every span to the wrapped processor.
 #[derive(Debug)]
-struct BaggageAttributes;
+struct BaggageAttributes<P>(P);
 
-impl SpanProcessor for BaggageAttributes {
+impl<P: SpanProcessor> SpanProcessor for BaggageAttributes<P> {
     fn on_start(&self, span: &mut Span, cx: &Context) {
         use opentelemetry::trace::Span as _;
         let baggage = cx.baggage();
@@ -392,15 +417,22 @@ impl SpanProcessor for BaggageAttributes {
         if let Some(user) = baggage.get(attr::USER_ID) {
             span.set_attribute(KeyValue::new(attr::USER_ID, user.clone()));
         }
+        self.0.on_start(span, cx);
     }
 
-    fn on_end(&self, _span: SpanData) {}
+    fn on_end(&self, span: SpanData) {
+        self.0.on_end(span);
+    }
 
     fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
+        self.0.force_flush()
     }
 
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource);
     }
 }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use opentelemetry::trace::TraceId;
 use opentelemetry_sdk::{
     error::OTelSdkResult,
-    trace::{InMemorySpanExporter, SdkTracerProvider, SpanData, SpanExporter},
+    trace::{InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanExporter},
 };
 use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt};
 
@@ -42,12 +42,14 @@ pub fn capture() -> &'static SpanCapture {
     CAPTURE.get_or_init(|| {
         let exporter = InMemorySpanExporter::default();
         let config = TelemetryConfig::new(crate::convention::AGENT_SERVICE_NAME, None);
-        let provider = pipeline::provider_builder(&config)
-            .with_simple_exporter(Capped {
+        let provider = pipeline::provider_builder(
+            &config,
+            SimpleSpanProcessor::new(Capped {
                 inner: exporter.clone(),
                 limit: config.attribute_value_limit,
-            })
-            .build();
+            }),
+        )
+        .build();
         #[allow(clippy::expect_used)]
         tracing_subscriber::registry()
             .with(pipeline::otel_layer(&provider, "test"))
