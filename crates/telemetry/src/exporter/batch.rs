@@ -41,7 +41,9 @@ struct Lane {
 }
 
 enum LaneMsg {
-    Span(Box<SpanData>),
+    /// A finished span, shared between the lanes: a lane that is not the last holder copies it on its own
+    /// thread, never the actor's.
+    Span(Arc<SpanData>),
     Flush(mpsc::Sender<OTelSdkResult>),
     Shutdown(mpsc::Sender<OTelSdkResult>),
 }
@@ -192,15 +194,10 @@ impl SpanProcessor for BatchExportProcessor {
         if !span.span_context.is_sampled() {
             return;
         }
-        let last = self.lanes.len().saturating_sub(1);
-        let mut span = Some(span);
-        for (i, lane) in self.lanes.iter().enumerate() {
-            let data = if i == last { span.take() } else { span.clone() };
-            let Some(data) = data else {
-                break;
-            };
+        let span = Arc::new(span);
+        for lane in &self.lanes {
             lane.bell.queue_one();
-            if lane.tx.try_send(LaneMsg::Span(Box::new(data))).is_err() {
+            if lane.tx.try_send(LaneMsg::Span(Arc::clone(&span))).is_err() {
                 lane.bell.refused();
                 lane.dropped.fetch_add(1, Ordering::Relaxed);
             }
@@ -257,7 +254,7 @@ impl<E: SpanExporter> Worker<E> {
             loop {
                 match rx.try_recv() {
                     Ok(LaneMsg::Span(span)) => {
-                        self.take(&mut pending, *span);
+                        self.take(&mut pending, Arc::unwrap_or_clone(span));
                         if pending.len() >= self.batch.max_export_batch_size {
                             // A failure is counted and logged inside `export`.
                             let _ = self.export(&mut pending);
@@ -306,7 +303,7 @@ impl<E: SpanExporter> Worker<E> {
         loop {
             match rx.try_recv() {
                 Ok(LaneMsg::Span(span)) => {
-                    self.take(pending, *span);
+                    self.take(pending, Arc::unwrap_or_clone(span));
                     if pending.len() >= self.batch.max_export_batch_size {
                         result = result.and(self.export(pending));
                     }
