@@ -292,15 +292,25 @@ impl RecorderBuilder {
 /// invisible separator. Values are cut to [`MAX_VALUE_BYTES`].
 pub(crate) fn encode_key(def: &MetricDef, pairs: &[(&str, &str)]) -> String {
     let find = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-    let mut key = String::new();
+    let dimension = |name: &str| find(name).filter(|v| !v.is_empty()).unwrap_or(UNKNOWN);
+    // Sized once: this runs on every `record`, on the caller's thread.
+    let capacity = def
+        .dimensions
+        .iter()
+        .map(|name| dimension(name).len().min(MAX_VALUE_BYTES))
+        .chain(
+            property::ALL
+                .iter()
+                .map(|name| find(name).map_or(0, |v| v.len().min(MAX_VALUE_BYTES))),
+        )
+        .sum::<usize>()
+        + (def.dimensions.len() + property::ALL.len()) * SEP.len_utf8();
+    let mut key = String::with_capacity(capacity);
     for (i, name) in def.dimensions.iter().enumerate() {
         if i > 0 {
             key.push(SEP);
         }
-        push_value(
-            &mut key,
-            find(name).filter(|v| !v.is_empty()).unwrap_or(UNKNOWN),
-        );
+        push_value(&mut key, dimension(name));
     }
     for name in property::ALL {
         key.push(SEP);
@@ -321,7 +331,12 @@ fn push_value(key: &mut String, value: &str) {
     while !value.is_char_boundary(end) {
         end -= 1;
     }
-    key.extend(value[..end].chars().map(|c| if c == SEP { ' ' } else { c }));
+    let value = &value[..end];
+    if value.contains(SEP) {
+        key.extend(value.chars().map(|c| if c == SEP { ' ' } else { c }));
+    } else {
+        key.push_str(value);
+    }
 }
 
 /// Byte length of the dimension part of `key` (before the `n`-th separator).
