@@ -1,16 +1,24 @@
-//! Wall-time overhead of telemetry on a whole offline investigation, measured side by side in one process:
-//! the same investigation (crash-loop question, four agents, in-process MCP backends over loopback HTTP, tool
-//! cache off so every tool call is made) first with nothing installed, then with the real telemetry stack of
-//! the command line's defaults (spans to the OTLP-JSON trace file, metrics aggregated and flushed as EMF
-//! lines). Two "off" rounds come first so the noise between identical runs is printed next to the overhead.
+//! Wall-time overhead of telemetry on a whole offline investigation: the same investigation (crash-loop
+//! question, four agents, in-process MCP backends over loopback HTTP, tool cache off so every tool call is
+//! made) with nothing installed ("off") and with the real telemetry stack of the command line's defaults
+//! ("on": spans to the OTLP-JSON trace file, metrics aggregated and flushed as EMF lines).
 //!
-//! Telemetry can be installed but not removed from a process, so "off" must run before "on". The telemetry
-//! configuration comes from the environment as for the command line (`OTEL_TRACES_EXPORTER=none`,
-//! `OTEL_METRICS_EXPORTER=none`, ... isolate one part).
+//! Telemetry can be installed but not removed from a process, so each phase runs in a process of its own:
+//! this benchmark re-runs itself as a child per phase and alternates them (off, on, on, off, ...) so a
+//! machine that speeds up or slows down during the run weighs on both sides alike. Each child warms up,
+//! then times its rounds and reports median, mean, p95 and the CPU time (all threads, exporters included)
+//! per investigation. The figures printed are the per-pair overheads and their median; the spread between
+//! the off runs is printed as the noise floor.
+//!
+//! The telemetry configuration comes from the environment as for the command line
+//! (`OTEL_TRACES_EXPORTER=none`, `OTEL_METRICS_EXPORTER=none`, ... isolate one part).
 //!
 //! `cargo bench -p sre-supervisor --bench telemetry_overhead` (target: overhead ≤ 1 %).
+//! `BENCH_PAIRS` and `BENCH_ROUNDS` change the number of off/on pairs (default 4) and of timed rounds per
+//! phase (default 200).
 
 use std::{
+    process::Command,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -23,9 +31,33 @@ use sre_supervisor::{
 };
 use sre_telemetry::{TelemetryConfig, convention::AGENT_SERVICE_NAME};
 
+/// The allocator of the `sre-agent` binary, so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const QUESTION: &str = "Why are the database pods crash looping in production?";
-const WARMUP: usize = 20;
+const WARMUP: usize = 30;
 const ROUNDS: usize = 200;
+const PAIRS: usize = 4;
+/// The argument that makes the benchmark a child running one phase.
+const PHASE_ARG: &str = "--phase";
+/// Prefix of the line a child prints its figures on.
+const RESULT: &str = "phase-result";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Off,
+    On,
+}
+
+impl Phase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Phase::Off => "off",
+            Phase::On => "on",
+        }
+    }
+}
 
 fn request(round: usize) -> InvestigationRequest {
     InvestigationRequest {
@@ -37,8 +69,20 @@ fn request(round: usize) -> InvestigationRequest {
     }
 }
 
-/// Wall time of each of `rounds` investigations.
-async fn investigate(system: &System, rounds: usize) -> Vec<Duration> {
+/// CPU time (user + system, all threads) the process has used so far, where the platform tells it.
+fn cpu_time() -> Option<Duration> {
+    // /proc/self/stat: utime and stime, in clock ticks, are fields 14 and 15, counted after the command name.
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // The kernel reports USER_HZ ticks, 100 per second on every Linux ABI.
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// Wall time of each of `rounds` investigations, and the CPU time they used in all.
+async fn investigate(system: &System, rounds: usize) -> (Vec<Duration>, Option<Duration>) {
+    let cpu_before = cpu_time();
     let mut times = Vec::with_capacity(rounds);
     for round in 0..rounds {
         let started = Instant::now();
@@ -52,91 +96,247 @@ async fn investigate(system: &System, rounds: usize) -> Vec<Duration> {
             "an agent failed"
         );
     }
-    times
+    let cpu = cpu_before.zip(cpu_time()).map(|(a, b)| b.saturating_sub(a));
+    (times, cpu)
 }
 
+#[derive(Debug, Clone, Copy)]
 struct Summary {
-    mean: Duration,
     median: Duration,
+    mean: Duration,
     p95: Duration,
+    /// CPU time per investigation, all threads.
+    cpu: Option<Duration>,
 }
 
-fn summarize(mut times: Vec<Duration>) -> Summary {
+fn summarize(mut times: Vec<Duration>, cpu: Option<Duration>) -> Summary {
     times.sort();
-    let total: Duration = times.iter().sum();
+    let n = u32::try_from(times.len()).expect("few rounds");
     let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
     Summary {
-        mean: total / u32::try_from(times.len()).expect("few rounds"),
         median: at(0.5),
+        mean: times.iter().sum::<Duration>() / n,
         p95: at(0.95),
+        cpu: cpu.map(|c| c / n),
     }
-}
-
-fn row(label: &str, s: &Summary) {
-    println!(
-        "  {label:<28} mean {:>9.3?}   median {:>9.3?}   p95 {:>9.3?}",
-        s.mean, s.median, s.p95
-    );
 }
 
 fn percent(a: Duration, b: Duration) -> f64 {
     (b.as_secs_f64() / a.as_secs_f64() - 1.0) * 100.0
 }
 
-fn main() {
-    // `cargo test --benches` runs bench targets with `--bench` absent: do one round only, as a smoke test.
-    let quick = !std::env::args().any(|a| a == "--bench");
-    let (warmup, rounds) = if quick { (1, 1) } else { (WARMUP, ROUNDS) };
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+/// Runs one phase in this process: warm-up, then `rounds` timed investigations. Returns the summary and,
+/// for "on", a line about what telemetry did.
+fn run_phase(phase: Phase, warmup: usize, rounds: usize) -> (Summary, Option<String>) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
     let data = tempfile::tempdir().expect("a temporary data directory");
     runtime.block_on(async {
+        let guard = (phase == Phase::On).then(|| {
+            let config = TelemetryConfig::from_env(AGENT_SERVICE_NAME, data.path())
+                .expect("the telemetry configuration");
+            sre_telemetry::install(&config).expect("telemetry installs")
+        });
         let mut options = SystemOptions::new(Arc::new(OfflineModel::new()));
         options.tools.cache = None;
         let system = System::start(options).await.expect("the system starts");
-
         investigate(&system, warmup).await;
-        let off_a = summarize(investigate(&system, rounds).await);
-        let off_b = summarize(investigate(&system, rounds).await);
-
-        let config = TelemetryConfig::from_env(AGENT_SERVICE_NAME, data.path())
-            .expect("the default telemetry configuration");
-        let guard = sre_telemetry::install(&config).expect("telemetry installs");
-        investigate(&system, warmup).await;
-        let on = summarize(investigate(&system, rounds).await);
+        let (times, cpu) = investigate(&system, rounds).await;
         system.shutdown().await;
-        let dropped = guard.dropped_spans();
-        let recorded = guard.recorder().stats();
-        let spans = std::fs::metadata(data.path().join("traces/traces.jsonl")).map_or(0, |m| m.len());
-        tokio::task::spawn_blocking(move || guard.shutdown())
-            .await
-            .expect("shutdown task")
-            .expect("telemetry shuts down");
+        let note = match guard {
+            None => None,
+            Some(guard) => {
+                let dropped = guard.dropped_spans();
+                let stats = guard.recorder().stats();
+                let trace_file = guard.trace_file().map(std::path::Path::to_owned);
+                tokio::task::spawn_blocking(move || guard.shutdown())
+                    .await
+                    .expect("shutdown task")
+                    .expect("telemetry shuts down");
+                let bytes = trace_file
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .map_or(0, |m| m.len());
+                Some(format!(
+                    "spans dropped {dropped}; trace file {:.1} KiB per investigation; metric values \
+                     accepted {} dropped {}",
+                    bytes as f64 / 1024.0 / (warmup + rounds) as f64,
+                    stats.accepted,
+                    stats.dropped + stats.overflowed + stats.sink_dropped
+                ))
+            }
+        };
+        (summarize(times, cpu), note)
+    })
+}
 
+/// Runs one phase in a child process and reads its figures back.
+fn child(phase: Phase, rounds: usize) -> (Summary, Option<String>) {
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    let output = Command::new(exe)
+        .args(["--bench", PHASE_ARG, phase.as_str(), "--rounds"])
+        .arg(rounds.to_string())
+        .output()
+        .expect("the benchmark runs itself");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the {} phase failed: {}\n{}",
+        phase.as_str(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(RESULT))
+        .unwrap_or_else(|| panic!("the {} phase printed no result: {stdout}", phase.as_str()));
+    let mut parts = line.split('\t').skip(1);
+    let mut nanos = || {
+        Duration::from_nanos(
+            parts
+                .next()
+                .and_then(|v| v.parse().ok())
+                .expect("a figure in nanoseconds"),
+        )
+    };
+    let (median, mean, p95, cpu) = (nanos(), nanos(), nanos(), nanos());
+    let note = parts.next().filter(|n| !n.is_empty()).map(str::to_owned);
+    let summary = Summary {
+        median,
+        mean,
+        p95,
+        cpu: (!cpu.is_zero()).then_some(cpu),
+    };
+    (summary, note)
+}
+
+fn arg_value(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(phase) = arg_value(&args, PHASE_ARG) {
+        let phase = if phase == "on" { Phase::On } else { Phase::Off };
+        let rounds = arg_value(&args, "--rounds")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(ROUNDS);
+        let (s, note) = run_phase(phase, WARMUP, rounds);
         println!(
-            "\nTelemetry overhead on a full offline investigation ({rounds} rounds each, after {warmup} \
-             warm-up rounds; four agents, tool cache off)"
+            "{RESULT}\t{}\t{}\t{}\t{}\t{}",
+            s.median.as_nanos(),
+            s.mean.as_nanos(),
+            s.p95.as_nanos(),
+            s.cpu.unwrap_or_default().as_nanos(),
+            note.unwrap_or_default()
         );
-        row("telemetry off (round A)", &off_a);
-        row("telemetry off (round B)", &off_b);
-        row("telemetry on (file + EMF)", &on);
-        let off = off_a.median.min(off_b.median);
+        return;
+    }
+    // `cargo test --benches` runs bench targets without `--bench`: one round of each phase, in process,
+    // as a smoke test (off first: telemetry cannot be removed once installed).
+    if !args.iter().any(|a| a == "--bench") {
+        run_phase(Phase::Off, 1, 1);
+        run_phase(Phase::On, 1, 1);
+        return;
+    }
+
+    let pairs = env_count("BENCH_PAIRS", PAIRS);
+    let rounds = env_count("BENCH_ROUNDS", ROUNDS);
+    println!(
+        "Telemetry overhead on a full offline investigation: {pairs} pairs of off/on processes, {rounds} \
+         timed rounds each after {WARMUP} warm-up rounds (four agents, in-process backends, tool cache off)"
+    );
+    println!(
+        "  {:<4} {:<4} {:>10} {:>10} {:>10} {:>10}",
+        "pair", "", "median", "mean", "p95", "cpu/inv"
+    );
+    let (mut offs, mut wall, mut cpu) = (Vec::new(), Vec::new(), Vec::new());
+    let mut last_note = None;
+    for pair in 0..pairs {
+        // off, on / on, off / ...: whichever runs second in a pair alternates.
+        let order = if pair % 2 == 0 {
+            [Phase::Off, Phase::On]
+        } else {
+            [Phase::On, Phase::Off]
+        };
+        let mut off = None;
+        let mut on = None;
+        for phase in order {
+            let (s, note) = child(phase, rounds);
+            println!(
+                "  {:<4} {:<4} {:>8.3}ms {:>8.3}ms {:>8.3}ms {:>10}",
+                pair + 1,
+                phase.as_str(),
+                ms(s.median),
+                ms(s.mean),
+                ms(s.p95),
+                s.cpu
+                    .map_or_else(|| "n/a".to_owned(), |c| format!("{:.3}ms", ms(c)))
+            );
+            match phase {
+                Phase::Off => off = Some(s),
+                Phase::On => {
+                    on = Some(s);
+                    last_note = note;
+                }
+            }
+        }
+        let (off, on) = (off.expect("off ran"), on.expect("on ran"));
+        offs.push(off.median.as_secs_f64());
+        wall.push(percent(off.median, on.median));
+        if let (Some(a), Some(b)) = (off.cpu, on.cpu) {
+            cpu.push(percent(a, b));
+        }
+    }
+    let off_spread = {
+        let lo = offs.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = offs.iter().copied().fold(0.0, f64::max);
+        (hi / lo - 1.0) * 100.0
+    };
+    println!(
+        "  wall-time overhead, on vs off (median of the {pairs} pairs' medians): {:+.2} %   target ≤ 1 %",
+        median(wall.clone())
+    );
+    println!(
+        "  per pair: {}",
+        wall.iter()
+            .map(|p| format!("{p:+.2} %"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if !cpu.is_empty() {
         println!(
-            "  noise between the two off rounds: {:+.2} % (median)",
-            percent(off_a.median, off_b.median)
+            "  CPU-time overhead (all threads, exporters included): {:+.2} % (median of pairs)",
+            median(cpu)
         );
-        println!(
-            "  overhead, on vs the faster off round: {:+.2} % (median), {:+.2} % (mean), {:+.3} ms per \
-             investigation   target ≤ 1 %",
-            percent(off, on.median),
-            percent(off_a.mean.min(off_b.mean), on.mean),
-            (on.median.as_secs_f64() - off.as_secs_f64()) * 1000.0
-        );
-        println!(
-            "  spans dropped: {dropped}; trace file {:.1} MiB before the final flush; metrics: {recorded:?}",
-            spans as f64 / (1024.0 * 1024.0)
-        );
-    });
+    }
+    println!("  noise floor: the off runs' medians differ by up to {off_spread:.2} %");
+    if let Some(note) = last_note {
+        println!("  telemetry: {note}");
+    }
 }
