@@ -1,7 +1,7 @@
 //! [`TraceCarrier`]: W3C trace context (traceparent, tracestate, baggage) as plain strings, so it can ride in
 //! actor messages, task hand-offs, MCP `params._meta` and HTTP headers.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::LazyLock};
 
 use opentelemetry::{
     Context,
@@ -99,9 +99,39 @@ impl TraceCarrier {
     }
 
     /// Headers for an outgoing HTTP request in every format `OTEL_PROPAGATORS` names (the process-wide
-    /// propagator [`crate::install`] sets; W3C trace context and baggage before install), e.g. `traceparent`,
-    /// `baggage` and `X-Amzn-Trace-Id` with `OTEL_PROPAGATORS=tracecontext,baggage,xray`.
+    /// propagator [`crate::install`] sets; none before install), e.g. `traceparent`, `baggage` and
+    /// `X-Amzn-Trace-Id` with `OTEL_PROPAGATORS=tracecontext,baggage,xray`.
     pub fn propagation_headers(&self) -> Vec<(String, String)> {
+        // W3C formats only (the default): the headers are the carried values themselves, no need to parse
+        // and re-serialise them on every request.
+        let mut w3c_fields = [false; 3];
+        let w3c_only = opentelemetry::global::get_text_map_propagator(|p| {
+            p.fields().all(|field| {
+                match [TRACEPARENT, TRACESTATE, BAGGAGE]
+                    .iter()
+                    .position(|w3c| field.eq_ignore_ascii_case(w3c))
+                {
+                    Some(i) => {
+                        w3c_fields[i] = true;
+                        true
+                    }
+                    None => false,
+                }
+            })
+        });
+        if w3c_only {
+            return [
+                (TRACEPARENT, &self.traceparent),
+                (TRACESTATE, &self.tracestate),
+                (BAGGAGE, &self.baggage),
+            ]
+            .into_iter()
+            .zip(w3c_fields)
+            .filter_map(|((name, value), wanted)| {
+                Some((name.to_owned(), value.clone().filter(|_| wanted)?))
+            })
+            .collect();
+        }
         let cx = self.context();
         let mut headers = HeaderPairs::default();
         opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, &mut headers));
@@ -154,11 +184,15 @@ impl Injector for HeaderPairs {
     }
 }
 
-fn propagator() -> TextMapCompositePropagator {
-    TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
-        Box::new(BaggagePropagator::new()),
-    ])
+/// W3C trace context and baggage: the carrier's own format (built once; every hop uses it).
+fn propagator() -> &'static TextMapCompositePropagator {
+    static W3C: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
+        TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ])
+    });
+    &W3C
 }
 
 #[cfg(test)]
@@ -202,6 +236,36 @@ mod tests {
                 .is_some_and(|v| v.starts_with("Root=1-0af76519-16cd43dd8448eb211c80319c")),
             "{headers:?}"
         );
+
+        // W3C formats only: the carried values as they are, for the formats named.
+        let carrier = TraceCarrier::from_parts(Some(TP), Some("k=v"), Some("user.id=alice"));
+        let pairs = |propagators: &[Propagator]| {
+            opentelemetry::global::set_text_map_propagator(crate::pipeline::propagator(
+                propagators,
+            ));
+            let mut headers = carrier.propagation_headers();
+            headers.sort();
+            headers
+        };
+        let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            pairs(&[Propagator::TraceContext, Propagator::Baggage]),
+            owned(&[
+                ("baggage", "user.id=alice"),
+                ("traceparent", TP),
+                ("tracestate", "k=v")
+            ])
+        );
+        assert_eq!(
+            pairs(&[Propagator::TraceContext]),
+            owned(&[("traceparent", TP), ("tracestate", "k=v")])
+        );
+        assert_eq!(pairs(&[]), owned(&[]));
     }
 
     #[test]

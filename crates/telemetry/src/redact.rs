@@ -79,14 +79,16 @@ pub fn cap_span(span: &mut SpanData, max_chars: usize) {
 }
 
 fn cap_attributes(attributes: &mut [KeyValue], max_chars: usize) {
+    // A string of at most `max_chars` bytes has at most that many chars: no need to count them.
+    let too_long = |s: &str| s.len() > max_chars && s.chars().nth(max_chars).is_some();
     for kv in attributes {
         match &mut kv.value {
-            opentelemetry::Value::String(s) if s.as_str().chars().nth(max_chars).is_some() => {
+            opentelemetry::Value::String(s) if too_long(s.as_str()) => {
                 *s = StringValue::from(truncate_chars(s.as_str(), max_chars));
             }
             opentelemetry::Value::Array(Array::String(items)) => {
                 for item in items.iter_mut() {
-                    if item.as_str().chars().nth(max_chars).is_some() {
+                    if too_long(item.as_str()) {
                         *item = StringValue::from(truncate_chars(item.as_str(), max_chars));
                     }
                 }
