@@ -4,14 +4,12 @@
 use std::{hint::black_box, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::SdkTracerProvider;
 use sre_telemetry::{
     TelemetryConfig,
     config::BatchConfig,
     exporter::{BatchExportProcessor, ExportRuntime},
     metric::{MetricBatch, MetricId, MetricSink, MetricSinkError, Recorder},
-    pipeline::resource,
+    pipeline::{self, resource},
 };
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -70,11 +68,9 @@ fn span_lifecycle(c: &mut Criterion) {
         .exporter("discard", NoSpans, ExportRuntime::Thread)
         .expect("lane starts")
         .build();
-    let provider = SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        .build();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+    // The provider and layer exactly as `install` builds them (baggage copy, layer settings, sre filter).
+    let provider = pipeline::provider_builder(&config, processor).build();
+    let subscriber = tracing_subscriber::registry().with(pipeline::otel_layer(&provider, "bench"));
     let _default = tracing::subscriber::set_default(subscriber);
     c.bench_function("span (tool.{name}) create + enter + close", |b| {
         b.iter(|| {

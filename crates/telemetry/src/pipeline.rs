@@ -231,7 +231,7 @@ pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryErro
 /// and `processor` behind the baggage-to-attribute copy.
 ///
 /// One span processor only: with several, the SDK hands each its own deep copy of every finished span.
-pub(crate) fn provider_builder<P: SpanProcessor + 'static>(
+pub fn provider_builder<P: SpanProcessor + 'static>(
     config: &TelemetryConfig,
     processor: P,
 ) -> TracerProviderBuilder {
@@ -242,8 +242,9 @@ pub(crate) fn provider_builder<P: SpanProcessor + 'static>(
         .with_span_processor(BaggageAttributes(processor))
 }
 
-/// The OpenTelemetry layer alone, limited to sre spans (for tests that capture spans).
-pub(crate) fn otel_layer<S>(provider: &SdkTracerProvider, scope: &str) -> impl Layer<S> + use<S>
+/// The OpenTelemetry layer as [`install`] configures it, limited to sre spans (for tests and benchmarks
+/// that build their own subscriber).
+pub fn otel_layer<S>(provider: &SdkTracerProvider, scope: &str) -> impl Layer<S> + use<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
