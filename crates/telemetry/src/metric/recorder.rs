@@ -293,17 +293,10 @@ impl RecorderBuilder {
 pub(crate) fn encode_key(def: &MetricDef, pairs: &[(&str, &str)]) -> String {
     let find = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     let dimension = |name: &str| find(name).filter(|v| !v.is_empty()).unwrap_or(UNKNOWN);
-    // Sized once: this runs on every `record`, on the caller's thread.
-    let capacity = def
-        .dimensions
-        .iter()
-        .map(|name| dimension(name).len().min(MAX_VALUE_BYTES))
-        .chain(
-            property::ALL
-                .iter()
-                .map(|name| find(name).map_or(0, |v| v.len().min(MAX_VALUE_BYTES))),
-        )
-        .sum::<usize>()
+    // Sized once, by an upper bound (every given value, `UNKNOWN` for every dimension, every separator): this
+    // runs on every `record`, on the caller's thread.
+    let capacity = pairs.iter().map(|(_, v)| v.len()).sum::<usize>()
+        + def.dimensions.len() * UNKNOWN.len()
         + (def.dimensions.len() + property::ALL.len()) * SEP.len_utf8();
     let mut key = String::with_capacity(capacity);
     for (i, name) in def.dimensions.iter().enumerate() {
