@@ -8,10 +8,11 @@ use opentelemetry::{
     propagation::{Extractor, Injector, TextMapCompositePropagator, TextMapPropagator},
     trace::TraceContextExt,
 };
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use serde::{Deserialize, Serialize};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::config::Propagator;
 
 /// Header and `_meta` key of the W3C trace parent.
 pub const TRACEPARENT: &str = "traceparent";
@@ -187,10 +188,7 @@ impl Injector for HeaderPairs {
 /// W3C trace context and baggage: the carrier's own format (built once; every hop uses it).
 fn propagator() -> &'static TextMapCompositePropagator {
     static W3C: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
-        TextMapCompositePropagator::new(vec![
-            Box::new(TraceContextPropagator::new()),
-            Box::new(BaggagePropagator::new()),
-        ])
+        crate::pipeline::propagator(&[Propagator::TraceContext, Propagator::Baggage])
     });
     &W3C
 }
@@ -217,7 +215,6 @@ mod tests {
 
     #[test]
     fn propagation_headers_follow_the_global_propagator() {
-        use crate::config::Propagator;
         opentelemetry::global::set_text_map_propagator(crate::pipeline::propagator(&[
             Propagator::TraceContext,
             Propagator::Xray,
