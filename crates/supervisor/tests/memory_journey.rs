@@ -3,7 +3,7 @@
 //! `EscalationTriggered`), a second run by Alice recalls the first, and the investigation, agent, tool, memory
 //! and LLM metrics of the catalog are recorded on the way.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use sre_agents::{model::offline::OfflineModel, progress::ProgressSink};
 use sre_memory::{Memory, MemoryConfig, SessionId, UserId};
@@ -116,14 +116,7 @@ async fn alice_and_carol_get_the_same_findings_in_their_own_report_and_only_caro
     );
 
     // The metrics of the catalog, read back as Prometheus text.
-    let recorder = metric::global().expect("recorder installed");
-    let recorder = recorder.clone();
-    let flushed = tokio::task::spawn_blocking(move || {
-        recorder.flush(Duration::from_secs(5));
-        recorder.prometheus_text()
-    })
-    .await
-    .expect("flush");
+    let flushed = sre_telemetry::testing::flushed_prometheus_text().await;
     for needle in [
         r#"sre_escalations_total{user_id="Carol",escalation_type="#,
         r#"sre_investigation_requests_total{outcome="success"} 3"#,

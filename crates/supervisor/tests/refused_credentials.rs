@@ -6,7 +6,6 @@
 use std::{
     net::{Ipv4Addr, SocketAddr},
     sync::Arc,
-    time::Duration,
 };
 
 use opentelemetry::trace::{SpanKind, Status, TraceId};
@@ -137,13 +136,7 @@ async fn a_backend_that_refuses_our_api_key_is_tried_traced_counted_and_reported
     }
 
     // The metrics: the refused calls by error type, and the backend's breaker state.
-    let recorder = metric::global().expect("recorder installed").clone();
-    let flushed = tokio::task::spawn_blocking(move || {
-        recorder.flush(Duration::from_secs(5));
-        recorder.prometheus_text()
-    })
-    .await
-    .expect("flush");
+    let flushed = sre_telemetry::testing::flushed_prometheus_text().await;
     for needle in [
         r#"sre_mcp_call_errors_total{backend="k8s-backend",error_type="unauthorized"}"#,
         r#"sre_circuit_breaker_state{backend="k8s-backend"}"#,

@@ -1,7 +1,8 @@
 //! Span capture for tests: a process-global subscriber that exports every sre span into memory, so tests that
-//! run the whole multi-threaded system can assert on the trace. Tests filter by their own trace id.
+//! run the whole multi-threaded system can assert on the trace. Tests filter by their own trace id. And the
+//! process-wide metrics, flushed and read back as Prometheus text.
 
-use std::sync::OnceLock;
+use std::{sync::OnceLock, time::Duration};
 
 use opentelemetry::trace::TraceId;
 use opentelemetry_sdk::{
@@ -60,6 +61,22 @@ pub fn capture() -> &'static SpanCapture {
             _provider: provider,
         }
     })
+}
+
+/// Aggregates everything recorded so far through the process-wide recorder and returns it as Prometheus
+/// text. Panics when no recorder was set (a test setup error).
+pub async fn flushed_prometheus_text() -> String {
+    #[allow(clippy::expect_used)]
+    let recorder = crate::metric::global()
+        .expect("a process-wide metric recorder is set")
+        .clone();
+    #[allow(clippy::expect_used)]
+    tokio::task::spawn_blocking(move || {
+        recorder.flush(Duration::from_secs(5));
+        recorder.prometheus_text()
+    })
+    .await
+    .expect("the flush task completes")
 }
 
 /// Applies the attribute value cap of the real pipeline before capture.
