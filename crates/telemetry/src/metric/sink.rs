@@ -4,7 +4,7 @@
 use std::{
     sync::{
         Arc,
-        mpsc::{self, Receiver, SyncSender, TrySendError},
+        mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError},
     },
     thread::JoinHandle,
     time::Instant,
@@ -64,15 +64,19 @@ pub(crate) struct SinkWorker {
     pub(crate) name: &'static str,
     tx: Option<SyncSender<SinkMsg>>,
     thread: Option<JoinHandle<()>>,
+    /// Disconnects when the thread ends (its sender is dropped with the thread's closure, panic or not).
+    ended: Receiver<()>,
 }
 
 impl SinkWorker {
     pub(crate) fn spawn(mut sink: Box<dyn MetricSink>) -> Result<Self, TelemetryError> {
         let name = sink.name();
         let (tx, rx): (SyncSender<SinkMsg>, Receiver<SinkMsg>) = mpsc::sync_channel(SINK_QUEUE);
+        let (ending, ended) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(format!("sre-metrics-{name}"))
             .spawn(move || {
+                let _ending = ending;
                 while let Ok(SinkMsg::Batch { batch, done }) = rx.recv() {
                     if let Err(e) = sink.export(&batch) {
                         tracing::warn!(sink = name, error = %e, "metric export failed");
@@ -93,6 +97,7 @@ impl SinkWorker {
             name,
             tx: Some(tx),
             thread: Some(thread),
+            ended,
         })
     }
 
@@ -117,15 +122,14 @@ impl SinkWorker {
         let Some(thread) = self.thread.take() else {
             return true;
         };
-        while !thread.is_finished() {
-            if Instant::now() >= deadline {
-                tracing::warn!(
-                    sink = self.name,
-                    "metric sink still busy at shutdown; abandoned"
-                );
-                return false;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
+        // Woken the moment the thread ends (no polling: every command waits for this on its way out).
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Err(RecvTimeoutError::Timeout) = self.ended.recv_timeout(left) {
+            tracing::warn!(
+                sink = self.name,
+                "metric sink still busy at shutdown; abandoned"
+            );
+            return false;
         }
         let _ = thread.join();
         true
