@@ -47,7 +47,27 @@ impl Doorbell {
         }
     }
 
-    /// The item counted by [`Doorbell::queue_one`] was not queued after all.
+    /// Call before sending an item into an unbounded channel that this doorbell bounds: takes one of
+    /// `capacity` places (waking the worker at the threshold, as [`Doorbell::queue_one`] does), or returns
+    /// false — nothing counted — when `capacity` items are already pending. Unlike a preallocated bounded
+    /// channel, the queue's memory then grows with what is actually queued.
+    pub(crate) fn try_queue_one(&self, capacity: usize) -> bool {
+        match self
+            .pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < capacity).then_some(n + 1)
+            }) {
+            Ok(before) => {
+                if before + 1 == self.threshold {
+                    self.ring();
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The item counted by [`Doorbell::queue_one`] or [`Doorbell::try_queue_one`] was not queued after all.
     pub(crate) fn refused(&self) {
         self.pending.fetch_sub(1, Ordering::Relaxed);
     }
@@ -114,5 +134,17 @@ mod tests {
         assert_eq!(bell.pending(), 2);
         bell.refused();
         assert_eq!(bell.pending(), 1);
+    }
+
+    #[test]
+    fn a_reservation_beyond_the_capacity_is_refused_and_not_counted() {
+        let bell = Doorbell::new(100);
+        assert!(bell.try_queue_one(2));
+        assert!(bell.try_queue_one(2));
+        assert!(!bell.try_queue_one(2), "a third place in a queue of two");
+        assert_eq!(bell.pending(), 2);
+        bell.took_one();
+        assert!(bell.try_queue_one(2), "a place freed by the worker");
+        assert_eq!(bell.pending(), 2);
     }
 }

@@ -1,5 +1,6 @@
 //! [`Recorder`]: the non-blocking front of the metric pipeline. `record` packs a sample into one small
-//! allocation and `try_send`s it into a bounded queue (full → dropped and counted); one aggregator thread
+//! allocation and queues it, at most `queue_capacity` samples deep (full → dropped and counted; the queue
+//! allocates as it fills, so a large capacity costs nothing at start-up); one aggregator thread
 //! folds samples per series, keeps the cumulative Prometheus state, caps `UserID` cardinality, and hands a
 //! [`MetricBatch`] to every sink at each flush.
 
@@ -8,7 +9,7 @@ use std::{
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
-        mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError},
+        mpsc::{self, Receiver, Sender, TryRecvError},
     },
     time::{Duration, Instant, SystemTime},
 };
@@ -75,9 +76,11 @@ pub struct RecorderStats {
 }
 
 struct Shared {
-    tx: SyncSender<Msg>,
+    /// Unbounded by itself: `bell` bounds the samples in it to `capacity`.
+    tx: Sender<Msg>,
     /// Samples queued and not yet aggregated; wakes the aggregator when the queue is a quarter full.
     bell: Arc<Doorbell>,
+    capacity: usize,
     counters: Arc<Counters>,
 }
 
@@ -130,19 +133,19 @@ impl Recorder {
             self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        if !self.shared.bell.try_queue_one(self.shared.capacity) {
+            self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let key = encode_key(id.def(), dimensions);
-        self.shared.bell.queue_one();
-        match self
-            .shared
-            .tx
-            .try_send(Msg::Sample(Sample { id, value, key }))
-        {
+        match self.shared.tx.send(Msg::Sample(Sample { id, value, key })) {
             Ok(()) => self
                 .shared
                 .counters
                 .accepted
                 .fetch_add(1, Ordering::Relaxed),
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Err(_) => {
+                // The aggregator has stopped (after shutdown).
                 self.shared.bell.refused();
                 self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed)
             }
@@ -248,7 +251,9 @@ impl RecorderBuilder {
             .into_iter()
             .map(SinkWorker::spawn)
             .collect::<Result<Vec<_>, _>>()?;
-        let (tx, rx) = mpsc::sync_channel(self.queue_capacity);
+        // Not `sync_channel(capacity)`: that allocates and initialises every slot up front (megabytes for
+        // the default capacity, paid by every command's start-up); the doorbell bounds this one instead.
+        let (tx, rx) = mpsc::channel();
         let counters = Arc::new(Counters {
             accepted: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -262,6 +267,7 @@ impl RecorderBuilder {
         let shared = Arc::new(Shared {
             tx,
             bell: Arc::clone(&bell),
+            capacity: self.queue_capacity,
             counters: Arc::clone(&counters),
         });
         let mut aggregator = Aggregator {
