@@ -174,17 +174,6 @@ impl MetricSink for EmfSink {
         }
         self.write_lines(&lines)
     }
-
-    fn shutdown(&mut self) -> Result<(), MetricSinkError> {
-        if let Writer::File { path, file } = &self.writer {
-            file.sync_data().map_err(|source| MetricSinkError::Io {
-                sink: "emf",
-                target: path.display().to_string(),
-                source,
-            })?;
-        }
-        Ok(())
-    }
 }
 
 /// The EMF lines of one batch: points sharing dimensions and properties share a line.
