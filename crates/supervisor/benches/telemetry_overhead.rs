@@ -13,11 +13,17 @@
 //! The telemetry configuration comes from the environment as for the command line
 //! (`OTEL_TRACES_EXPORTER=none`, `OTEL_METRICS_EXPORTER=none`, ... isolate one part).
 //!
+//! Then the same question as a user runs it, whole: `sre-agent --prompt ...` from process start to exit
+//! (start-up, tool servers, the investigation, the report, and with telemetry on the flush of the trace and
+//! EMF files on the way out), alternately with `OTEL_SDK_DISABLED=true` and with the defaults, each run in a
+//! copy of a data directory seeded by a first run.
+//!
 //! `cargo bench -p sre-supervisor --bench telemetry_overhead` (target: overhead ≤ 1 %).
 //! `BENCH_PAIRS` and `BENCH_ROUNDS` change the number of off/on pairs (default 4) and of timed rounds per
-//! phase (default 200).
+//! phase (default 200); `BENCH_COMMANDS` the number of off/on pairs of whole commands (default 20).
 
 use std::{
+    path::Path,
     process::Command,
     sync::Arc,
     time::{Duration, Instant},
@@ -39,6 +45,7 @@ const QUESTION: &str = "Why are the database pods crash looping in production?";
 const WARMUP: usize = 30;
 const ROUNDS: usize = 200;
 const PAIRS: usize = 4;
+const COMMANDS: usize = 20;
 /// The argument that makes the benchmark a child running one phase.
 const PHASE_ARG: &str = "--phase";
 /// Prefix of the line a child prints its figures on.
@@ -221,6 +228,74 @@ fn child(phase: Phase, rounds: usize) -> (Summary, Option<String>) {
     (summary, note)
 }
 
+/// Copies the files of `from` into `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Wall time of one `sre-agent --prompt` run in `data` (a data directory of its own), telemetry off or on.
+fn command(data: &Path, phase: Phase) -> Duration {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sre-agent"));
+    cmd.args(["--prompt", QUESTION, "--no-markdown"])
+        .env("SRE_DATA_DIR", data)
+        .env_remove("OTEL_SDK_DISABLED")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if phase == Phase::Off {
+        cmd.env("OTEL_SDK_DISABLED", "true");
+    }
+    let started = Instant::now();
+    let status = cmd.status().expect("sre-agent runs");
+    let took = started.elapsed();
+    assert!(status.success(), "sre-agent --prompt failed: {status}");
+    took
+}
+
+/// `pairs` off/on pairs of whole commands, alternating which runs first; medians and overhead printed.
+fn whole_commands(pairs: usize) {
+    let root = tempfile::tempdir().expect("a temporary directory");
+    let seeded = root.path().join("seeded");
+    // The first start seeds the bundled user preferences; every timed run starts from what it left.
+    command(&seeded, Phase::Off);
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    for pair in 0..pairs {
+        let order = if pair % 2 == 0 {
+            [Phase::Off, Phase::On]
+        } else {
+            [Phase::On, Phase::Off]
+        };
+        for phase in order {
+            let data = root.path().join(format!("run-{pair}-{}", phase.as_str()));
+            copy_dir(&seeded, &data).expect("a copy of the seeded data directory");
+            let took = command(&data, phase);
+            match phase {
+                Phase::Off => off.push(took.as_secs_f64()),
+                Phase::On => on.push(took.as_secs_f64()),
+            }
+            let _ = std::fs::remove_dir_all(&data);
+        }
+    }
+    let (off, on) = (median(off), median(on));
+    println!(
+        "Telemetry overhead on the whole command (`sre-agent --prompt`, start to exit, {pairs} off/on pairs): \
+         off {:.2} ms, on {:.2} ms (median): {:+.2} ms, {:+.2} %",
+        off * 1000.0,
+        on * 1000.0,
+        (on - off) * 1000.0,
+        (on / off - 1.0) * 100.0
+    );
+}
+
 fn arg_value(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
@@ -258,10 +333,12 @@ fn main() {
         return;
     }
     // `cargo test --benches` runs bench targets without `--bench`: one round of each phase, in process,
-    // as a smoke test (off first: telemetry cannot be removed once installed).
+    // and one pair of whole commands, as a smoke test (off first: telemetry cannot be removed once
+    // installed).
     if !args.iter().any(|a| a == "--bench") {
         run_phase(Phase::Off, 1, 1);
         run_phase(Phase::On, 1, 1);
+        whole_commands(1);
         return;
     }
 
@@ -339,4 +416,5 @@ fn main() {
     if let Some(note) = last_note {
         println!("  telemetry: {note}");
     }
+    whole_commands(env_count("BENCH_COMMANDS", COMMANDS));
 }
