@@ -5,6 +5,10 @@
 //! than the telemetry itself. With a [`Doorbell`] the worker sleeps until its timer (the export or flush
 //! interval) or until the queue holds `threshold` items, then drains everything queued; control messages
 //! (flush, shutdown) ring at once.
+//!
+//! The doorbell also bounds the queue: producers reserve one of `capacity` places before sending into an
+//! unbounded channel, so the queue's memory grows with what is actually queued (a preallocated bounded
+//! channel allocates and initialises every slot up front, paid by every command's start-up).
 
 use std::{
     sync::{
@@ -22,14 +26,18 @@ pub(crate) struct Doorbell {
     pending: AtomicUsize,
     /// Pending items at which the producer that queues the last one wakes the worker.
     threshold: usize,
+    /// Most pending items: further ones are refused.
+    capacity: usize,
     worker: OnceLock<Thread>,
 }
 
 impl Doorbell {
-    pub(crate) fn new(threshold: usize) -> Self {
+    /// A doorbell for a queue of at most `capacity` items that wakes its worker at `threshold` items.
+    pub(crate) fn new(threshold: usize, capacity: usize) -> Self {
         Self {
             pending: AtomicUsize::new(0),
             threshold: threshold.max(1),
+            capacity: capacity.max(1),
             worker: OnceLock::new(),
         }
     }
@@ -39,23 +47,14 @@ impl Doorbell {
         let _ = self.worker.set(thread);
     }
 
-    /// Call before offering an item to the queue: counts it, and wakes the worker when the queue is now
-    /// `threshold` items deep. If the queue then refuses the item, call [`Doorbell::refused`].
-    pub(crate) fn queue_one(&self) {
-        if self.pending.fetch_add(1, Ordering::Relaxed).wrapping_add(1) == self.threshold {
-            self.ring();
-        }
-    }
-
-    /// Call before sending an item into an unbounded channel that this doorbell bounds: takes one of
-    /// `capacity` places (waking the worker at the threshold, as [`Doorbell::queue_one`] does), or returns
-    /// false — nothing counted — when `capacity` items are already pending. Unlike a preallocated bounded
-    /// channel, the queue's memory then grows with what is actually queued.
-    pub(crate) fn try_queue_one(&self, capacity: usize) -> bool {
+    /// Call before sending an item: takes one of the `capacity` places (waking the worker when the queue is
+    /// now `threshold` items deep), or returns false — nothing counted — when the queue is full. If the send
+    /// then fails, call [`Doorbell::refused`].
+    pub(crate) fn try_queue_one(&self) -> bool {
         match self
             .pending
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < capacity).then_some(n + 1)
+                (n < self.capacity).then_some(n + 1)
             }) {
             Ok(before) => {
                 if before + 1 == self.threshold {
@@ -67,7 +66,7 @@ impl Doorbell {
         }
     }
 
-    /// The item counted by [`Doorbell::queue_one`] or [`Doorbell::try_queue_one`] was not queued after all.
+    /// The item counted by [`Doorbell::try_queue_one`] was not queued after all.
     pub(crate) fn refused(&self) {
         self.pending.fetch_sub(1, Ordering::Relaxed);
     }
@@ -107,7 +106,7 @@ mod tests {
 
     #[test]
     fn the_worker_sleeps_until_the_threshold_is_reached() {
-        let bell = Arc::new(Doorbell::new(3));
+        let bell = Arc::new(Doorbell::new(3, 10));
         let (tx, rx) = std::sync::mpsc::channel();
         let worker = {
             let bell = Arc::clone(&bell);
@@ -119,13 +118,13 @@ mod tests {
             })
         };
         bell.set_worker(worker.thread().clone());
-        bell.queue_one();
-        bell.queue_one();
+        assert!(bell.try_queue_one());
+        assert!(bell.try_queue_one());
         assert!(
             rx.recv_timeout(Duration::from_millis(200)).is_err(),
             "woken below the threshold"
         );
-        bell.queue_one();
+        assert!(bell.try_queue_one());
         let slept = rx
             .recv_timeout(Duration::from_secs(10))
             .expect("woken at the threshold");
@@ -138,13 +137,13 @@ mod tests {
 
     #[test]
     fn a_reservation_beyond_the_capacity_is_refused_and_not_counted() {
-        let bell = Doorbell::new(100);
-        assert!(bell.try_queue_one(2));
-        assert!(bell.try_queue_one(2));
-        assert!(!bell.try_queue_one(2), "a third place in a queue of two");
+        let bell = Doorbell::new(100, 2);
+        assert!(bell.try_queue_one());
+        assert!(bell.try_queue_one());
+        assert!(!bell.try_queue_one(), "a third place in a queue of two");
         assert_eq!(bell.pending(), 2);
         bell.took_one();
-        assert!(bell.try_queue_one(2), "a place freed by the worker");
+        assert!(bell.try_queue_one(), "a place freed by the worker");
         assert_eq!(bell.pending(), 2);
     }
 }

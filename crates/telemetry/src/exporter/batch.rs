@@ -1,5 +1,5 @@
 //! [`BatchExportProcessor`]: every finished span goes, off the actor path, into one bounded queue per exporter
-//! (`try_send`: a full queue drops the span and counts it); one thread per exporter batches and exports, so a
+//! (a full queue drops the span and counts it); one thread per exporter batches and exports, so a
 //! down collector never slows the file exporter or the agents. Shutdown is bounded: spans still queued when
 //! the deadline passes are counted as dropped.
 
@@ -7,7 +7,7 @@ use std::{
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
-        mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError},
+        mpsc::{self, Receiver, Sender, TryRecvError},
     },
     thread::JoinHandle,
     time::{Duration, Instant},
@@ -33,8 +33,9 @@ pub struct BatchExportProcessor {
 #[derive(Debug)]
 struct Lane {
     name: &'static str,
-    tx: SyncSender<LaneMsg>,
-    /// Spans queued and not yet taken by the worker; wakes it when a batch is full.
+    /// Unbounded by itself: `bell` bounds the spans in it.
+    tx: Sender<LaneMsg>,
+    /// Spans queued and not yet taken by the worker, at most the queue size; wakes it when a batch is full.
     bell: Arc<Doorbell>,
     dropped: Arc<AtomicU64>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -98,25 +99,12 @@ impl BatchExportProcessor {
         let mut waits = Vec::new();
         for lane in &self.lanes {
             let (tx, rx) = mpsc::channel();
-            let mut msg = make(tx);
-            // The queue may be full of spans; keep offering until the deadline.
-            loop {
-                match lane.tx.try_send(msg) {
-                    Ok(()) => {
-                        lane.bell.ring();
-                        waits.push((lane, Some(rx)));
-                        break;
-                    }
-                    Err(TrySendError::Full(back)) if Instant::now() < deadline => {
-                        msg = back;
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                    Err(_) => {
-                        waits.push((lane, None));
-                        break;
-                    }
-                }
+            // Control messages are not counted against the queue size: they queue behind the spans at once.
+            let sent = lane.tx.send(make(tx)).is_ok();
+            if sent {
+                lane.bell.ring();
             }
+            waits.push((lane, sent.then_some(rx)));
         }
         let mut failures = Vec::new();
         for (lane, rx) in waits {
@@ -144,8 +132,12 @@ impl BatchExportProcessorBuilder {
         runtime: ExportRuntime,
     ) -> Result<Self, TelemetryError> {
         exporter.set_resource(&self.resource);
-        let (tx, rx) = mpsc::sync_channel(self.batch.max_queue_size);
-        let bell = Arc::new(Doorbell::new(self.batch.max_export_batch_size));
+        // Bounded by the doorbell, not by `sync_channel` (see `Doorbell`).
+        let (tx, rx) = mpsc::channel();
+        let bell = Arc::new(Doorbell::new(
+            self.batch.max_export_batch_size,
+            self.batch.max_queue_size,
+        ));
         let worker = Worker {
             exporter,
             runtime,
@@ -196,8 +188,9 @@ impl SpanProcessor for BatchExportProcessor {
         }
         let span = Arc::new(span);
         for lane in &self.lanes {
-            lane.bell.queue_one();
-            if lane.tx.try_send(LaneMsg::Span(Arc::clone(&span))).is_err() {
+            if !lane.bell.try_queue_one() {
+                lane.dropped.fetch_add(1, Ordering::Relaxed);
+            } else if lane.tx.send(LaneMsg::Span(Arc::clone(&span))).is_err() {
                 lane.bell.refused();
                 lane.dropped.fetch_add(1, Ordering::Relaxed);
             }

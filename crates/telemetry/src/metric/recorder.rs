@@ -76,11 +76,11 @@ pub struct RecorderStats {
 }
 
 struct Shared {
-    /// Unbounded by itself: `bell` bounds the samples in it to `capacity`.
+    /// Unbounded by itself: `bell` bounds the samples in it.
     tx: Sender<Msg>,
-    /// Samples queued and not yet aggregated; wakes the aggregator when the queue is a quarter full.
+    /// Samples queued and not yet aggregated, at most the queue capacity; wakes the aggregator when the queue
+    /// is a quarter full.
     bell: Arc<Doorbell>,
-    capacity: usize,
     counters: Arc<Counters>,
 }
 
@@ -133,7 +133,7 @@ impl Recorder {
             self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if !self.shared.bell.try_queue_one(self.shared.capacity) {
+        if !self.shared.bell.try_queue_one() {
             self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -251,8 +251,7 @@ impl RecorderBuilder {
             .into_iter()
             .map(SinkWorker::spawn)
             .collect::<Result<Vec<_>, _>>()?;
-        // Not `sync_channel(capacity)`: that allocates and initialises every slot up front (megabytes for
-        // the default capacity, paid by every command's start-up); the doorbell bounds this one instead.
+        // Bounded by the doorbell, not by `sync_channel` (see `Doorbell`).
         let (tx, rx) = mpsc::channel();
         let counters = Arc::new(Counters {
             accepted: AtomicU64::new(0),
@@ -263,11 +262,10 @@ impl RecorderBuilder {
             flushes: AtomicU64::new(0),
             prometheus: Mutex::new(PrometheusState::new()),
         });
-        let bell = Arc::new(Doorbell::new(self.queue_capacity / 4));
+        let bell = Arc::new(Doorbell::new(self.queue_capacity / 4, self.queue_capacity));
         let shared = Arc::new(Shared {
             tx,
             bell: Arc::clone(&bell),
-            capacity: self.queue_capacity,
             counters: Arc::clone(&counters),
         });
         let mut aggregator = Aggregator {
