@@ -584,3 +584,31 @@ fn an_unsampled_investigation_says_so_instead_of_pointing_at_a_trace() {
     assert!(!err.contains("Spans written to"), "{err}");
     assert!(err.contains("No trace:"), "{err}");
 }
+
+/// `OTEL_SDK_DISABLED=true` turns OpenTelemetry off: no trace id is announced (nothing would hold it), no
+/// trace or metric file is written, and the report is the same.
+#[test]
+fn telemetry_off_announces_no_trace_and_writes_no_telemetry_file() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_sre-agent"))
+        .args([
+            "--no-markdown",
+            "--prompt",
+            "Why are the database pods crash looping in production?",
+        ])
+        .env("SRE_DATA_DIR", data.path())
+        .env("OTEL_SDK_DISABLED", "true")
+        .env_remove("USER_ID")
+        .env_remove("LLM_PROVIDER")
+        .env_remove("OTEL_DEBUG")
+        .output()
+        .expect("the binary runs");
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(!err.contains("Trace ID:"), "{err}");
+    assert!(err.contains("No trace:"), "{err}");
+    assert!(!data.path().join("traces").exists(), "{err}");
+    assert!(!data.path().join("metrics").exists(), "{err}");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(out.contains("database-config"), "{out}");
+}

@@ -39,7 +39,8 @@ pub struct TelemetryConfig {
     pub console: bool,
     /// `RUST_LOG`-style directives for logs on stderr (a set `RUST_LOG` wins at install).
     pub log_filter: String,
-    /// False turns every span and metric exporter off (`OTEL_SDK_DISABLED=true`, `OTEL_ENABLED=false`).
+    /// False turns OpenTelemetry off (`OTEL_SDK_DISABLED=true`, `OTEL_ENABLED=false`): no span recorded or
+    /// exported, no context propagated, no metric recorded; logs stay.
     pub enabled: bool,
     /// Extra resource attributes (`OTEL_RESOURCE_ATTRIBUTES`).
     pub resource_attributes: Vec<(String, String)>,

@@ -145,7 +145,8 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global tracing subscriber and the metric recorder for this process, as `config` asks:
 /// logs on stderr (JSON or text, filtered by `RUST_LOG`, else `config.log_filter`), every sre span to each
-/// configured exporter, metrics to each configured sink.
+/// configured exporter, metrics to each configured sink. With `config.enabled` false (`OTEL_SDK_DISABLED`)
+/// only the logs: no span recorded, no context propagated, no metric recorded.
 ///
 /// Call it once, from `main`, preferably inside the tokio runtime (gRPC and AWS exporters run on it; without
 /// one a small runtime of their own is started).
@@ -166,10 +167,22 @@ pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryErro
         }
     };
 
-    let processor = span_processor(config, &handle)?;
-    let span_drops = processor.dropped();
-    let provider = provider_builder(config, processor).build();
-    opentelemetry::global::set_text_map_propagator(propagator(&config.propagators));
+    // `OTEL_SDK_DISABLED=true` (or `OTEL_ENABLED=false`): no OpenTelemetry at all, as the specification asks
+    // of a disabled SDK. No layer records spans, no context is propagated, no metric is recorded: the
+    // actors pay nothing for telemetry they turned off. Logs stay, with the investigation, user and session
+    // ids of the enclosing spans.
+    let (provider, span_drops) = if config.enabled {
+        let processor = span_processor(config, &handle)?;
+        let span_drops = processor.dropped();
+        let provider = provider_builder(config, processor).build();
+        opentelemetry::global::set_text_map_propagator(propagator(&config.propagators));
+        (provider, span_drops)
+    } else {
+        (
+            SdkTracerProvider::builder().build(),
+            Arc::new(AtomicU64::new(0)),
+        )
+    };
     crate::span::set_capture_message_content(config.capture_message_content);
 
     let log_filter = match std::env::var(env::RUST_LOG) {
@@ -186,10 +199,11 @@ pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryErro
         .with_writer(std::io::stderr)
         .event_format(line_format)
         .with_filter(log_filter);
+    let otel = config
+        .enabled
+        .then(|| otel(&provider, &config.service_name));
     if tracing_subscriber::registry()
-        .with(sre_layer(
-            otel(&provider, &config.service_name).and_then(correlation),
-        ))
+        .with(sre_layer(Layer::and_then(otel, correlation)))
         .with(logs)
         .try_init()
         .is_err()
@@ -205,7 +219,9 @@ pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryErro
             return Err(e);
         }
     };
-    metric::set_global(recorder.clone());
+    if config.enabled {
+        metric::set_global(recorder.clone());
+    }
     let prometheus = match &config.metrics.prometheus_listen {
         Some(listen) => Some(metric::prometheus::serve(
             recorder.clone(),
