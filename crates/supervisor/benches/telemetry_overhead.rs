@@ -1,14 +1,16 @@
 //! Wall-time overhead of telemetry on a whole offline investigation: the same investigation (crash-loop
 //! question, four agents, in-process MCP backends over loopback HTTP, tool cache off so every tool call is
-//! made) with nothing installed ("off") and with the real telemetry stack of the command line's defaults
-//! ("on": spans to the OTLP-JSON trace file, metrics aggregated and flushed as EMF lines).
+//! made) in three phases: with nothing installed ("none"), with telemetry installed and turned off as a
+//! user turns it off ("off": `OTEL_SDK_DISABLED=true`, logs only), and with the real telemetry stack of the
+//! command line's defaults ("on": spans to the OTLP-JSON trace file, metrics aggregated and flushed as EMF
+//! lines).
 //!
 //! Telemetry can be installed but not removed from a process, so each phase runs in a process of its own:
-//! this benchmark re-runs itself as a child per phase and alternates them (off, on, on, off, ...) so a
-//! machine that speeds up or slows down during the run weighs on both sides alike. Each child warms up,
-//! then times its rounds and reports median, mean, p95 and the CPU time (all threads, exporters included)
-//! per investigation. The figures printed are the per-pair overheads and their median; the spread between
-//! the off runs is printed as the noise floor.
+//! this benchmark re-runs itself as a child per phase and rotates their order from one round of phases to
+//! the next, so a machine that speeds up or slows down during the run weighs on every side alike. Each
+//! child warms up, then times its rounds and reports median, mean, p95 and the CPU time (all threads,
+//! exporters included) per investigation. The figures printed are the overheads of "on" over "off" and
+//! over "none" in each round and their median; the spread between the "none" runs is the noise floor.
 //!
 //! The telemetry configuration comes from the environment as for the command line
 //! (`OTEL_TRACES_EXPORTER=none`, `OTEL_METRICS_EXPORTER=none`, ... isolate one part).
@@ -19,8 +21,9 @@
 //! copy of a data directory seeded by a first run.
 //!
 //! `cargo bench -p sre-supervisor --bench telemetry_overhead` (target: overhead ≤ 1 %).
-//! `BENCH_PAIRS` and `BENCH_ROUNDS` change the number of off/on pairs (default 4) and of timed rounds per
-//! phase (default 200); `BENCH_COMMANDS` the number of off/on pairs of whole commands (default 20).
+//! `BENCH_PAIRS` and `BENCH_ROUNDS` change the number of rounds of the three phases (default 4) and of timed
+//! investigations per phase (default 200); `BENCH_COMMANDS` the number of off/on pairs of whole commands
+//! (default 20).
 
 use std::{
     path::Path,
@@ -53,16 +56,27 @@ const RESULT: &str = "phase-result";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// No subscriber, no recorder.
+    None,
+    /// Installed with `OTEL_SDK_DISABLED=true`.
     Off,
+    /// Installed with the defaults.
     On,
 }
 
 impl Phase {
+    const ALL: [Phase; 3] = [Phase::None, Phase::Off, Phase::On];
+
     fn as_str(self) -> &'static str {
         match self {
+            Phase::None => "none",
             Phase::Off => "off",
             Phase::On => "on",
         }
+    }
+
+    fn parse(name: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.as_str() == name)
     }
 }
 
@@ -151,7 +165,8 @@ fn run_phase(phase: Phase, warmup: usize, rounds: usize) -> (Summary, Option<Str
         .expect("a tokio runtime");
     let data = tempfile::tempdir().expect("a temporary data directory");
     runtime.block_on(async {
-        let guard = (phase == Phase::On).then(|| {
+        // The child of an "off" phase runs with OTEL_SDK_DISABLED=true, so this installs logs only.
+        let guard = (phase != Phase::None).then(|| {
             let config = TelemetryConfig::from_env(AGENT_SERVICE_NAME, data.path())
                 .expect("the telemetry configuration");
             sre_telemetry::install(&config).expect("telemetry installs")
@@ -163,8 +178,7 @@ fn run_phase(phase: Phase, warmup: usize, rounds: usize) -> (Summary, Option<Str
         let (times, cpu) = investigate(&system, rounds).await;
         system.shutdown().await;
         let note = match guard {
-            None => None,
-            Some(guard) => {
+            Some(guard) if phase == Phase::On => {
                 let dropped = guard.dropped_spans();
                 let stats = guard.recorder().stats();
                 let trace_file = guard.trace_file().map(std::path::Path::to_owned);
@@ -183,6 +197,14 @@ fn run_phase(phase: Phase, warmup: usize, rounds: usize) -> (Summary, Option<Str
                     stats.dropped + stats.overflowed + stats.sink_dropped
                 ))
             }
+            Some(guard) => {
+                tokio::task::spawn_blocking(move || guard.shutdown())
+                    .await
+                    .expect("shutdown task")
+                    .expect("telemetry shuts down");
+                None
+            }
+            None => None,
         };
         (summarize(times, cpu), note)
     })
@@ -191,11 +213,14 @@ fn run_phase(phase: Phase, warmup: usize, rounds: usize) -> (Summary, Option<Str
 /// Runs one phase in a child process and reads its figures back.
 fn child(phase: Phase, rounds: usize) -> (Summary, Option<String>) {
     let exe = std::env::current_exe().expect("the benchmark's own path");
-    let output = Command::new(exe)
-        .args(["--bench", PHASE_ARG, phase.as_str(), "--rounds"])
+    let mut cmd = Command::new(exe);
+    cmd.args(["--bench", PHASE_ARG, phase.as_str(), "--rounds"])
         .arg(rounds.to_string())
-        .output()
-        .expect("the benchmark runs itself");
+        .env_remove("OTEL_SDK_DISABLED");
+    if phase == Phase::Off {
+        cmd.env("OTEL_SDK_DISABLED", "true");
+    }
+    let output = cmd.output().expect("the benchmark runs itself");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -278,9 +303,10 @@ fn whole_commands(pairs: usize) {
             let data = root.path().join(format!("run-{pair}-{}", phase.as_str()));
             copy_dir(&seeded, &data).expect("a copy of the seeded data directory");
             let took = command(&data, phase);
-            match phase {
-                Phase::Off => off.push(took.as_secs_f64()),
-                Phase::On => on.push(took.as_secs_f64()),
+            if phase == Phase::On {
+                on.push(took.as_secs_f64());
+            } else {
+                off.push(took.as_secs_f64());
             }
             let _ = std::fs::remove_dir_all(&data);
         }
@@ -317,7 +343,7 @@ fn ms(d: Duration) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(phase) = arg_value(&args, PHASE_ARG) {
-        let phase = if phase == "on" { Phase::On } else { Phase::Off };
+        let phase = Phase::parse(&phase).expect("a phase name: none, off or on");
         let rounds = arg_value(&args, "--rounds")
             .and_then(|v| v.parse().ok())
             .unwrap_or(ROUNDS);
@@ -332,42 +358,41 @@ fn main() {
         );
         return;
     }
-    // `cargo test --benches` runs bench targets without `--bench`: one round of each phase, in process,
-    // and one pair of whole commands, as a smoke test (off first: telemetry cannot be removed once
-    // installed).
+    // `cargo test --benches` runs bench targets without `--bench`: one round of each phase (none and on
+    // in this process, none first: telemetry cannot be removed once installed; off in a child) and one
+    // pair of whole commands, as a smoke test.
     if !args.iter().any(|a| a == "--bench") {
-        run_phase(Phase::Off, 1, 1);
+        run_phase(Phase::None, 1, 1);
+        child(Phase::Off, 1);
         run_phase(Phase::On, 1, 1);
         whole_commands(1);
         return;
     }
 
-    let pairs = env_count("BENCH_PAIRS", PAIRS);
+    let rounds_of_phases = env_count("BENCH_PAIRS", PAIRS);
     let rounds = env_count("BENCH_ROUNDS", ROUNDS);
     println!(
-        "Telemetry overhead on a full offline investigation: {pairs} pairs of off/on processes, {rounds} \
-         timed rounds each after {WARMUP} warm-up rounds (four agents, in-process backends, tool cache off)"
+        "Telemetry overhead on a full offline investigation: {rounds_of_phases} rounds of three processes \
+         (none: nothing installed; off: OTEL_SDK_DISABLED=true; on: the defaults), {rounds} timed \
+         investigations each after {WARMUP} warm-up ones (four agents, in-process backends, tool cache off)"
     );
     println!(
-        "  {:<4} {:<4} {:>10} {:>10} {:>10} {:>10}",
-        "pair", "", "median", "mean", "p95", "cpu/inv"
+        "  {:<5} {:<4} {:>10} {:>10} {:>10} {:>10}",
+        "round", "", "median", "mean", "p95", "cpu/inv"
     );
-    let (mut offs, mut wall, mut cpu) = (Vec::new(), Vec::new(), Vec::new());
+    let mut nones = Vec::new();
+    let (mut wall_off, mut wall_none, mut cpu_off) = (Vec::new(), Vec::new(), Vec::new());
     let mut last_note = None;
-    for pair in 0..pairs {
-        // off, on / on, off / ...: whichever runs second in a pair alternates.
-        let order = if pair % 2 == 0 {
-            [Phase::Off, Phase::On]
-        } else {
-            [Phase::On, Phase::Off]
-        };
-        let mut off = None;
-        let mut on = None;
+    for round in 0..rounds_of_phases {
+        // none, off, on / off, on, none / on, none, off / ...
+        let mut order = Phase::ALL;
+        order.rotate_left(round % Phase::ALL.len());
+        let mut summaries = [None; 3];
         for phase in order {
             let (s, note) = child(phase, rounds);
             println!(
-                "  {:<4} {:<4} {:>8.3}ms {:>8.3}ms {:>8.3}ms {:>10}",
-                pair + 1,
+                "  {:<5} {:<4} {:>8.3}ms {:>8.3}ms {:>8.3}ms {:>10}",
+                round + 1,
                 phase.as_str(),
                 ms(s.median),
                 ms(s.mean),
@@ -375,44 +400,50 @@ fn main() {
                 s.cpu
                     .map_or_else(|| "n/a".to_owned(), |c| format!("{:.3}ms", ms(c)))
             );
-            match phase {
-                Phase::Off => off = Some(s),
-                Phase::On => {
-                    on = Some(s);
-                    last_note = note;
-                }
+            if phase == Phase::On {
+                last_note = note;
             }
+            summaries[phase as usize] = Some(s);
         }
-        let (off, on) = (off.expect("off ran"), on.expect("on ran"));
-        offs.push(off.median.as_secs_f64());
-        wall.push(percent(off.median, on.median));
+        let [none, off, on] = summaries.map(|s| s.expect("every phase ran"));
+        nones.push(none.median.as_secs_f64());
+        wall_off.push(percent(off.median, on.median));
+        wall_none.push(percent(none.median, on.median));
         if let (Some(a), Some(b)) = (off.cpu, on.cpu) {
-            cpu.push(percent(a, b));
+            cpu_off.push(percent(a, b));
         }
     }
-    let off_spread = {
-        let lo = offs.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = offs.iter().copied().fold(0.0, f64::max);
+    let spread = {
+        let lo = nones.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = nones.iter().copied().fold(0.0, f64::max);
         (hi / lo - 1.0) * 100.0
     };
-    println!(
-        "  wall-time overhead, on vs off (median of the {pairs} pairs' medians): {:+.2} %   target ≤ 1 %",
-        median(wall.clone())
-    );
-    println!(
-        "  per pair: {}",
-        wall.iter()
+    let per_round = |values: &[f64]| {
+        values
+            .iter()
             .map(|p| format!("{p:+.2} %"))
             .collect::<Vec<_>>()
             .join(", ")
+    };
+    println!(
+        "  wall-time overhead, on vs off (median of the rounds' medians): {:+.2} %   target ≤ 1 %",
+        median(wall_off.clone())
     );
-    if !cpu.is_empty() {
+    println!("    per round: {}", per_round(&wall_off));
+    println!(
+        "  wall-time overhead, on vs nothing installed: {:+.2} %",
+        median(wall_none.clone())
+    );
+    println!("    per round: {}", per_round(&wall_none));
+    if !cpu_off.is_empty() {
         println!(
-            "  CPU-time overhead (all threads, exporters included): {:+.2} % (median of pairs)",
-            median(cpu)
+            "  CPU-time overhead, on vs off (all threads, exporters included): {:+.2} % (median of rounds)",
+            median(cpu_off)
         );
     }
-    println!("  noise floor: the off runs' medians differ by up to {off_spread:.2} %");
+    println!(
+        "  noise floor: the medians of the runs with nothing installed differ by up to {spread:.2} %"
+    );
     if let Some(note) = last_note {
         println!("  telemetry: {note}");
     }
