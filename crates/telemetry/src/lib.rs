@@ -23,4 +23,4 @@ pub mod testing;
 pub use carrier::TraceCarrier;
 pub use config::TelemetryConfig;
 pub use error::TelemetryError;
-pub use pipeline::{TelemetryGuard, install};
+pub use pipeline::{SpanFlusher, TelemetryGuard, install};

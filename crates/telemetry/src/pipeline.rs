@@ -90,6 +90,12 @@ impl TelemetryGuard {
         self.span_drops.load(Ordering::Relaxed)
     }
 
+    /// A handle that exports every finished span when asked, from any thread: a flush of the spans can
+    /// then overlap other work (metrics wait for their interval or shutdown).
+    pub fn span_flusher(&self) -> SpanFlusher {
+        SpanFlusher(self.provider.clone())
+    }
+
     /// Exports every finished span and every recorded metric now. Blocking: from async code call it via
     /// `spawn_blocking`.
     pub fn flush(&self) -> OTelSdkResult {
@@ -134,6 +140,18 @@ impl TelemetryGuard {
             runtime.shutdown_background();
         }
         spans
+    }
+}
+
+/// Exports the finished spans of a pipeline on demand; see [`TelemetryGuard::span_flusher`].
+#[derive(Debug, Clone)]
+pub struct SpanFlusher(SdkTracerProvider);
+
+impl SpanFlusher {
+    /// Exports every span finished so far, waiting for the exporters (each within its export timeout).
+    /// Blocking, like [`TelemetryGuard::flush`].
+    pub fn flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
     }
 }
 

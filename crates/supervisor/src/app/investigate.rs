@@ -58,6 +58,15 @@ async fn investigate(
         progress,
     };
     let result = system.investigate(request).await;
+    // The investigation's spans are all finished: their export overlaps printing and saving the report and
+    // charging the budget, and is waited for before the trace is pointed at.
+    let spans = telemetry.span_flusher();
+    let span_flush = tokio::task::spawn_blocking(move || spans.flush());
+    // Its metrics too, so the exit has only what came after them to write.
+    let metrics = telemetry.recorder().clone();
+    let metric_flush = tokio::task::spawn_blocking(move || {
+        metrics.flush(sre_telemetry::pipeline::SHUTDOWN_TIMEOUT)
+    });
     // The sink is dropped with the request, which ends the renderer.
     let _ = renderer.await;
     let report = result?;
@@ -70,10 +79,8 @@ async fn investigate(
     }
     charge_daily_budget(&daily, config, &report, style).await;
     // Spans of this investigation are exported before we point at them.
-    let flushed = {
-        let guard_flush = tokio::task::block_in_place(|| telemetry.flush());
-        guard_flush.is_ok()
-    };
+    let flushed = matches!(span_flush.await, Ok(Ok(())));
+    let _ = metric_flush.await;
     if let (Some(hex), Some(xray)) = (&report.trace_id, report.xray_trace_id()) {
         eprintln!("{} {hex} (X-Ray {xray})", style.bold("Trace ID:"));
     }
