@@ -73,26 +73,24 @@ impl SinkWorker {
         let name = sink.name();
         let (tx, rx): (SyncSender<SinkMsg>, Receiver<SinkMsg>) = mpsc::sync_channel(SINK_QUEUE);
         let (ending, ended) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name(format!("sre-metrics-{name}"))
-            .spawn(move || {
-                let _ending = ending;
-                while let Ok(SinkMsg::Batch { batch, done }) = rx.recv() {
-                    if let Err(e) = sink.export(&batch) {
-                        tracing::warn!(sink = name, error = %e, "metric export failed");
-                    }
-                    if let Some(done) = done {
-                        let _ = done.send(());
-                    }
+        let thread = crate::worker::spawn(format!("sre-metrics-{name}"), move || {
+            let _ending = ending;
+            while let Ok(SinkMsg::Batch { batch, done }) = rx.recv() {
+                if let Err(e) = sink.export(&batch) {
+                    tracing::warn!(sink = name, error = %e, "metric export failed");
                 }
-                if let Err(e) = sink.shutdown() {
-                    tracing::warn!(sink = name, error = %e, "metric sink shutdown failed");
+                if let Some(done) = done {
+                    let _ = done.send(());
                 }
-            })
-            .map_err(|source| TelemetryError::Worker {
-                name: format!("sre-metrics-{name}"),
-                source,
-            })?;
+            }
+            if let Err(e) = sink.shutdown() {
+                tracing::warn!(sink = name, error = %e, "metric sink shutdown failed");
+            }
+        })
+        .map_err(|source| TelemetryError::Worker {
+            name: format!("sre-metrics-{name}"),
+            source,
+        })?;
         Ok(Self {
             name,
             tx: Some(tx),
