@@ -309,8 +309,7 @@ async fn execute(
     task: &AgentTask,
     config: &AgentLoopConfig,
 ) -> Executed {
-    let params = redact::redact_json(&call.arguments).to_string();
-    let tool_span = span::tool(&call.name, &redact::truncate_chars(&params, 1024));
+    let tool_span = span::tool(&call.name, &call.arguments);
     task.progress.emit(ProgressEvent::ToolStarted {
         agent: kind,
         tool: call.name.clone(),
@@ -374,7 +373,7 @@ async fn execute(
         }
     };
     // The arguments and what the model is shown, only with message-content capture on.
-    span::record_tool_io(&tool_span, &params, &content);
+    span::record_tool_io(&tool_span, &call.arguments, &content);
     task.progress.emit(ProgressEvent::ToolFinished {
         agent: kind,
         tool: call.name.clone(),

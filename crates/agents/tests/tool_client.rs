@@ -335,7 +335,7 @@ async fn server_errors_are_retried_each_attempt_in_its_own_client_span() {
     client.list_tools().await.expect("tools listed");
 
     running.gate.fail_next.store(2, Ordering::SeqCst);
-    let tool_span = sre_telemetry::span::tool("echo", "{}");
+    let tool_span = sre_telemetry::span::tool("echo", &serde_json::json!({}));
     let trace_id = sre_telemetry::span::trace_id(&tool_span).expect("recorded");
     let output = tracing::Instrument::instrument(
         client.call("echo", json!({"text": "hi"})),
@@ -603,7 +603,7 @@ async fn an_api_key_is_sent_and_a_wrong_one_is_reported() {
         );
 
         let requests_before = running.gate.http_requests.load(Ordering::SeqCst);
-        let tool_span = sre_telemetry::span::tool("echo", "{}");
+        let tool_span = sre_telemetry::span::tool("echo", &serde_json::json!({}));
         let trace_id = sre_telemetry::span::trace_id(&tool_span).expect("recorded");
         let error = tracing::Instrument::instrument(
             bad.call("echo", json!({"text": "no"})),

@@ -72,9 +72,10 @@ fn span_lifecycle(c: &mut Criterion) {
     let provider = pipeline::provider_builder(&config, processor).build();
     let subscriber = tracing_subscriber::registry().with(pipeline::otel_layer(&provider, "bench"));
     let _default = tracing::subscriber::set_default(subscriber);
+    let params = serde_json::json!({"namespace": "production"});
     c.bench_function("span (tool.{name}) create + enter + close", |b| {
         b.iter(|| {
-            let span = sre_telemetry::span::tool("get_pod_status", r#"{"namespace":"production"}"#);
+            let span = sre_telemetry::span::tool("get_pod_status", &params);
             let _entered = span.enter();
         })
     });

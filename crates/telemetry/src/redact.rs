@@ -2,6 +2,7 @@
 
 use opentelemetry::{Array, KeyValue, StringValue};
 use opentelemetry_sdk::trace::SpanData;
+use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::Value;
 
 /// Replacement for a redacted value.
@@ -25,8 +26,12 @@ const SECRET_KEY_FRAGMENTS: &[&str] = &[
 
 /// True when a JSON object key names a secret (`password`, `apiKey`, `X-Api-Key`, `client_secret`, ...).
 pub fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    SECRET_KEY_FRAGMENTS.iter().any(|f| key.contains(f))
+    // Keys are short: comparing windows in place beats lower-casing a copy of every key.
+    let key = key.as_bytes();
+    SECRET_KEY_FRAGMENTS.iter().any(|fragment| {
+        key.windows(fragment.len())
+            .any(|window| window.eq_ignore_ascii_case(fragment.as_bytes()))
+    })
 }
 
 /// A copy of `value` in which every value under a secret-looking key is replaced by [`REDACTED`].
@@ -49,6 +54,37 @@ pub fn redact_json(value: &Value) -> Value {
     }
 }
 
+/// `value` as compact JSON with every value under a secret-looking key written as [`REDACTED`], cut to
+/// `max_chars`: the text of [`redact_json`]`(value)`, written in one pass without copying `value`.
+pub fn redacted_json(value: &Value, max_chars: usize) -> String {
+    // Serialising a `Value` to a `String` cannot fail: its keys are strings and `REDACTED` is one too.
+    let text = serde_json::to_string(&Redacted(value)).unwrap_or_default();
+    truncate_chars_owned(text, max_chars)
+}
+
+/// Serialises the wrapped value as [`redact_json`] would have rewritten it.
+struct Redacted<'a>(&'a Value);
+
+impl Serialize for Redacted<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => {
+                let mut out = serializer.serialize_map(Some(map.len()))?;
+                for (key, value) in map {
+                    if is_secret_key(key) {
+                        out.serialize_entry(key, REDACTED)?;
+                    } else {
+                        out.serialize_entry(key, &Redacted(value))?;
+                    }
+                }
+                out.end()
+            }
+            Value::Array(items) => serializer.collect_seq(items.iter().map(Redacted)),
+            other => other.serialize(serializer),
+        }
+    }
+}
+
 /// `value` cut to at most `max_chars` characters (on a char boundary), with `…` when cut.
 pub fn truncate_chars(value: &str, max_chars: usize) -> String {
     match value.char_indices().nth(max_chars) {
@@ -65,9 +101,18 @@ pub fn truncate_chars(value: &str, max_chars: usize) -> String {
 /// JSON is kept as text, cut the same way.
 pub fn redact_json_text(json: &str, max_chars: usize) -> String {
     match serde_json::from_str::<Value>(json) {
-        Ok(value) => truncate_chars(&redact_json(&value).to_string(), max_chars),
+        Ok(value) => redacted_json(&value, max_chars),
         Err(_) => truncate_chars(json, max_chars),
     }
+}
+
+/// [`truncate_chars`] on an owned string: no copy when it is short enough.
+fn truncate_chars_owned(mut value: String, max_chars: usize) -> String {
+    if let Some((end, _)) = value.char_indices().nth(max_chars) {
+        value.truncate(end);
+        value.push('…');
+    }
+    value
 }
 
 /// Cuts every string attribute (and string array element) of `span` and of its events to `max_chars`.
@@ -125,9 +170,44 @@ mod tests {
     }
 
     #[test]
+    fn the_one_pass_text_is_the_redacted_copy_as_text() {
+        let input = json!({"namespace": "production", "auth": {"Password": "hunter2", "user": "bob"},
+                           "items": [{"apiKey": "abc"}, 3, null], "X-Api-Key": "k", "n": 1.5,
+                           "nested": [[{"client_secret": {"deep": true}}]]});
+        assert_eq!(
+            redacted_json(&input, 10_000),
+            redact_json(&input).to_string()
+        );
+        assert_eq!(
+            redacted_json(&input, 5),
+            truncate_chars(&redact_json(&input).to_string(), 5)
+        );
+        assert_eq!(redacted_json(&json!("héllo"), 3), "\"hé…");
+    }
+
+    #[test]
+    fn secret_keys_match_whatever_their_case() {
+        for key in [
+            "password",
+            "DB_PASSWORD",
+            "X-Api-Key",
+            "apiKey",
+            "Authorization",
+            "aws_access_key_id",
+        ] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in ["namespace", "pod", "", "pass", "tok"] {
+            assert!(!is_secret_key(key), "{key}");
+        }
+    }
+
+    #[test]
     fn truncation_respects_char_boundaries() {
         assert_eq!(truncate_chars("héllo", 10), "héllo");
         assert_eq!(truncate_chars("héllo", 2), "hé…");
         assert_eq!(truncate_chars(&"x".repeat(300), 200).chars().count(), 201);
+        assert_eq!(truncate_chars_owned("héllo".to_owned(), 2), "hé…");
+        assert_eq!(truncate_chars_owned("héllo".to_owned(), 5), "héllo");
     }
 }

@@ -11,7 +11,7 @@ use crate::TraceCarrier;
 use crate::convention::{
     MAX_QUERY_CHARS, MAX_TOOL_IO_CHARS, XRAY_ANNOTATION_KEYS, attr, operation, span_name,
 };
-use crate::redact::{redact_json_text, truncate_chars};
+use crate::redact::{redact_json_text, redacted_json, truncate_chars};
 
 /// Longest `sre.tool_params` value kept on a span.
 pub const MAX_TOOL_PARAMS_CHARS: usize = 1024;
@@ -32,13 +32,13 @@ pub fn capture_message_content() -> bool {
 /// Records a tool call's `arguments` and `result` on `span` as `gen_ai.tool.call.arguments` /
 /// `gen_ai.tool.call.result` — secrets redacted, each cut to [`MAX_TOOL_IO_CHARS`] — and only when message
 /// content capture is on; otherwise does nothing.
-pub fn record_tool_io(span: &Span, arguments: &str, result: &str) {
+pub fn record_tool_io(span: &Span, arguments: &serde_json::Value, result: &str) {
     if !capture_message_content() {
         return;
     }
     span.set_attribute(
         attr::GEN_AI_TOOL_CALL_ARGUMENTS,
-        redact_json_text(arguments, MAX_TOOL_IO_CHARS),
+        redacted_json(arguments, MAX_TOOL_IO_CHARS),
     );
     span.set_attribute(
         attr::GEN_AI_TOOL_CALL_RESULT,
@@ -180,10 +180,10 @@ pub fn chat(provider: &str, model: &str) -> Span {
     )
 }
 
-/// `tool.{tool_name}`: the agent's view of one tool use. `params` (JSON) is redacted here — values under
-/// secret-looking keys become `[REDACTED]` — and cut to [`MAX_TOOL_PARAMS_CHARS`].
-pub fn tool(tool_name: &str, params: &str) -> Span {
-    let params = redact_json_text(params, MAX_TOOL_PARAMS_CHARS);
+/// `tool.{tool_name}`: the agent's view of one tool use. `params` (the call's arguments) are written here as
+/// JSON with values under secret-looking keys as `[REDACTED]`, cut to [`MAX_TOOL_PARAMS_CHARS`].
+pub fn tool(tool_name: &str, params: &serde_json::Value) -> Span {
+    let params = redacted_json(params, MAX_TOOL_PARAMS_CHARS);
     info_span!(
         "tool",
         otel.name = %span_name::tool(tool_name),

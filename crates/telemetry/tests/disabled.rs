@@ -34,7 +34,7 @@ async fn a_disabled_sdk_records_and_propagates_nothing() {
     assert_eq!(span::recorded_trace_id(&root), None);
     root.in_scope(|| {
         assert_eq!(TraceCarrier::current(), TraceCarrier::default());
-        let tool = span::tool("get_pod_status", r#"{"namespace":"prod"}"#);
+        let tool = span::tool("get_pod_status", &serde_json::json!({"namespace": "prod"}));
         assert_eq!(TraceCarrier::from_span(&tool).traceparent, None);
     });
     drop(root);

@@ -36,7 +36,10 @@ async fn defaults_write_traces_and_emf_under_the_data_dir() {
     let root = span::investigation(&TraceCarrier::default(), "inv-1", "alice", "s-1", "why?");
     let trace_id = span::trace_id(&root).unwrap().to_string();
     root.in_scope(|| {
-        let tool = span::tool("get_pod_status", r#"{"namespace":"prod","password":"p"}"#);
+        let tool = span::tool(
+            "get_pod_status",
+            &serde_json::json!({"namespace": "prod", "password": "p"}),
+        );
         drop(tool);
     });
     drop(root);

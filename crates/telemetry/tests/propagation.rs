@@ -30,7 +30,7 @@ async fn carrier_links_spans_across_tasks_and_copies_baggage() {
         let agent = span::agent_execute("logs", "inv-1");
         assert!(carrier.attach(&agent));
         async {
-            let tool = span::tool("get_error_logs", "{}");
+            let tool = span::tool("get_error_logs", &serde_json::json!({}));
             let client = tool
                 .in_scope(|| span::mcp_client("get_error_logs", "logs-backend", "127.0.0.1:1", 1));
             span::record_error(&client, "timeout", "no answer in 5s");
