@@ -19,7 +19,6 @@ pub mod redact;
 pub mod span;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
-mod worker;
 
 pub use carrier::TraceCarrier;
 pub use config::TelemetryConfig;

@@ -147,7 +147,9 @@ impl BatchExportProcessorBuilder {
             dropped: Arc::clone(&self.dropped),
             name,
         };
-        let thread = crate::worker::spawn(format!("sre-spans-{name}"), move || worker.run(rx))
+        let thread = std::thread::Builder::new()
+            .name(format!("sre-spans-{name}"))
+            .spawn(move || worker.run(rx))
             .map_err(|source| TelemetryError::Worker {
                 name: format!("sre-spans-{name}"),
                 source,

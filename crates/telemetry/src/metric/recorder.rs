@@ -280,7 +280,9 @@ impl RecorderBuilder {
             reported_span_drops: 0,
             reported_metric_drops: 0,
         };
-        let thread = crate::worker::spawn("sre-metrics".to_owned(), move || aggregator.run(rx))
+        let thread = std::thread::Builder::new()
+            .name("sre-metrics".to_owned())
+            .spawn(move || aggregator.run(rx))
             .map_err(|source| TelemetryError::Worker {
                 name: "sre-metrics".to_owned(),
                 source,

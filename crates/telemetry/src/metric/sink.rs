@@ -73,24 +73,26 @@ impl SinkWorker {
         let name = sink.name();
         let (tx, rx): (SyncSender<SinkMsg>, Receiver<SinkMsg>) = mpsc::sync_channel(SINK_QUEUE);
         let (ending, ended) = mpsc::channel::<()>();
-        let thread = crate::worker::spawn(format!("sre-metrics-{name}"), move || {
-            let _ending = ending;
-            while let Ok(SinkMsg::Batch { batch, done }) = rx.recv() {
-                if let Err(e) = sink.export(&batch) {
-                    tracing::warn!(sink = name, error = %e, "metric export failed");
+        let thread = std::thread::Builder::new()
+            .name(format!("sre-metrics-{name}"))
+            .spawn(move || {
+                let _ending = ending;
+                while let Ok(SinkMsg::Batch { batch, done }) = rx.recv() {
+                    if let Err(e) = sink.export(&batch) {
+                        tracing::warn!(sink = name, error = %e, "metric export failed");
+                    }
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
                 }
-                if let Some(done) = done {
-                    let _ = done.send(());
+                if let Err(e) = sink.shutdown() {
+                    tracing::warn!(sink = name, error = %e, "metric sink shutdown failed");
                 }
-            }
-            if let Err(e) = sink.shutdown() {
-                tracing::warn!(sink = name, error = %e, "metric sink shutdown failed");
-            }
-        })
-        .map_err(|source| TelemetryError::Worker {
-            name: format!("sre-metrics-{name}"),
-            source,
-        })?;
+            })
+            .map_err(|source| TelemetryError::Worker {
+                name: format!("sre-metrics-{name}"),
+                source,
+            })?;
         Ok(Self {
             name,
             tx: Some(tx),
