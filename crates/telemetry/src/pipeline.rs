@@ -21,7 +21,7 @@ use opentelemetry::{
 use opentelemetry_aws::trace::{XrayIdGenerator, XrayPropagator};
 use opentelemetry_sdk::{
     Resource,
-    error::{OTelSdkError, OTelSdkResult},
+    error::OTelSdkResult,
     propagation::{BaggagePropagator, TraceContextPropagator},
     trace::{SdkTracerProvider, Span, SpanData, SpanProcessor, TracerProviderBuilder},
 };
@@ -90,28 +90,15 @@ impl TelemetryGuard {
         self.span_drops.load(Ordering::Relaxed)
     }
 
-    /// A handle that exports every finished span when asked, from any thread: a flush of the spans can
-    /// then overlap other work (metrics wait for their interval or shutdown).
+    /// A handle that exports every finished span when asked, from any thread, so a flush of the spans can
+    /// overlap other work (and one of the metrics, [`Recorder::flush`] on a clone of
+    /// [`TelemetryGuard::recorder`]).
     pub fn span_flusher(&self) -> SpanFlusher {
         SpanFlusher(self.provider.clone())
     }
 
-    /// Exports every finished span and every recorded metric now. Blocking: from async code call it via
-    /// `spawn_blocking`.
-    pub fn flush(&self) -> OTelSdkResult {
-        let spans = self.provider.force_flush();
-        let metrics = if self.recorder.flush(SHUTDOWN_TIMEOUT) {
-            Ok(())
-        } else {
-            Err(OTelSdkError::InternalFailure(
-                "a metric sink did not confirm the flush in time".into(),
-            ))
-        };
-        spans.and(metrics)
-    }
-
     /// Flushes and stops the span exporters, then the metric sinks, waiting at most [`SHUTDOWN_TIMEOUT`] for
-    /// each. Blocking, like [`TelemetryGuard::flush`].
+    /// each. Blocking: from async code call it via `spawn_blocking`.
     pub fn shutdown(mut self) -> OTelSdkResult {
         self.stop()
     }
@@ -149,7 +136,7 @@ pub struct SpanFlusher(SdkTracerProvider);
 
 impl SpanFlusher {
     /// Exports every span finished so far, waiting for the exporters (each within its export timeout).
-    /// Blocking, like [`TelemetryGuard::flush`].
+    /// Blocking: from async code call it via `spawn_blocking`.
     pub fn flush(&self) -> OTelSdkResult {
         self.0.force_flush()
     }
