@@ -59,7 +59,7 @@ pub fn redact_json(value: &Value) -> Value {
 pub fn redacted_json(value: &Value, max_chars: usize) -> String {
     // Serialising a `Value` to a `String` cannot fail: its keys are strings and `REDACTED` is one too.
     let text = serde_json::to_string(&Redacted(value)).unwrap_or_default();
-    truncate_chars_owned(text, max_chars)
+    truncate_chars(&text, max_chars)
 }
 
 /// Serialises the wrapped value as [`redact_json`] would have rewritten it.
@@ -104,15 +104,6 @@ pub fn redact_json_text(json: &str, max_chars: usize) -> String {
         Ok(value) => redacted_json(&value, max_chars),
         Err(_) => truncate_chars(json, max_chars),
     }
-}
-
-/// [`truncate_chars`] on an owned string: no copy when it is short enough.
-fn truncate_chars_owned(mut value: String, max_chars: usize) -> String {
-    if let Some((end, _)) = value.char_indices().nth(max_chars) {
-        value.truncate(end);
-        value.push('…');
-    }
-    value
 }
 
 /// Cuts every string attribute (and string array element) of `span` and of its events to `max_chars`.
@@ -207,7 +198,5 @@ mod tests {
         assert_eq!(truncate_chars("héllo", 10), "héllo");
         assert_eq!(truncate_chars("héllo", 2), "hé…");
         assert_eq!(truncate_chars(&"x".repeat(300), 200).chars().count(), 201);
-        assert_eq!(truncate_chars_owned("héllo".to_owned(), 2), "hé…");
-        assert_eq!(truncate_chars_owned("héllo".to_owned(), 5), "héllo");
     }
 }
