@@ -78,6 +78,15 @@ impl Phase {
     fn parse(name: &str) -> Option<Phase> {
         Phase::ALL.into_iter().find(|p| p.as_str() == name)
     }
+
+    /// Sets `OTEL_SDK_DISABLED` for a process of this phase: `true` for "off", unset otherwise (the
+    /// defaults, whatever the benchmark itself was started with).
+    fn configure(self, cmd: &mut Command) {
+        cmd.env_remove("OTEL_SDK_DISABLED");
+        if self == Phase::Off {
+            cmd.env("OTEL_SDK_DISABLED", "true");
+        }
+    }
 }
 
 fn request(round: usize) -> InvestigationRequest {
@@ -177,35 +186,28 @@ fn run_phase(phase: Phase, warmup: usize, rounds: usize) -> (Summary, Option<Str
         investigate(&system, warmup).await;
         let (times, cpu) = investigate(&system, rounds).await;
         system.shutdown().await;
-        let note = match guard {
-            Some(guard) if phase == Phase::On => {
-                let dropped = guard.dropped_spans();
-                let stats = guard.recorder().stats();
-                let trace_file = guard.trace_file().map(std::path::Path::to_owned);
-                tokio::task::spawn_blocking(move || guard.shutdown())
-                    .await
-                    .expect("shutdown task")
-                    .expect("telemetry shuts down");
-                let bytes = trace_file
-                    .and_then(|p| std::fs::metadata(p).ok())
-                    .map_or(0, |m| m.len());
-                Some(format!(
-                    "spans dropped {dropped}; trace file {:.1} KiB per investigation; metric values \
-                     accepted {} dropped {}",
-                    bytes as f64 / 1024.0 / (warmup + rounds) as f64,
-                    stats.accepted,
-                    stats.dropped + stats.overflowed + stats.sink_dropped
-                ))
-            }
-            Some(guard) => {
-                tokio::task::spawn_blocking(move || guard.shutdown())
-                    .await
-                    .expect("shutdown task")
-                    .expect("telemetry shuts down");
-                None
-            }
-            None => None,
+        let Some(guard) = guard else {
+            return (summarize(times, cpu), None);
         };
+        let dropped = guard.dropped_spans();
+        let stats = guard.recorder().stats();
+        let trace_file = guard.trace_file().map(std::path::Path::to_owned);
+        tokio::task::spawn_blocking(move || guard.shutdown())
+            .await
+            .expect("shutdown task")
+            .expect("telemetry shuts down");
+        let note = (phase == Phase::On).then(|| {
+            let bytes = trace_file
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map_or(0, |m| m.len());
+            format!(
+                "spans dropped {dropped}; trace file {:.1} KiB per investigation; metric values \
+                 accepted {} dropped {}",
+                bytes as f64 / 1024.0 / (warmup + rounds) as f64,
+                stats.accepted,
+                stats.dropped + stats.overflowed + stats.sink_dropped
+            )
+        });
         (summarize(times, cpu), note)
     })
 }
@@ -215,11 +217,8 @@ fn child(phase: Phase, rounds: usize) -> (Summary, Option<String>) {
     let exe = std::env::current_exe().expect("the benchmark's own path");
     let mut cmd = Command::new(exe);
     cmd.args(["--bench", PHASE_ARG, phase.as_str(), "--rounds"])
-        .arg(rounds.to_string())
-        .env_remove("OTEL_SDK_DISABLED");
-    if phase == Phase::Off {
-        cmd.env("OTEL_SDK_DISABLED", "true");
-    }
+        .arg(rounds.to_string());
+    phase.configure(&mut cmd);
     let output = cmd.output().expect("the benchmark runs itself");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -273,12 +272,9 @@ fn command(data: &Path, phase: Phase) -> Duration {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sre-agent"));
     cmd.args(["--prompt", QUESTION, "--no-markdown"])
         .env("SRE_DATA_DIR", data)
-        .env_remove("OTEL_SDK_DISABLED")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    if phase == Phase::Off {
-        cmd.env("OTEL_SDK_DISABLED", "true");
-    }
+    phase.configure(&mut cmd);
     let started = Instant::now();
     let status = cmd.status().expect("sre-agent runs");
     let took = started.elapsed();
