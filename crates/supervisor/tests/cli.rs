@@ -10,15 +10,23 @@ fn sre_agent(args: &[&str], data_dir: &std::path::Path) -> Output {
     sre_agent_with_stdin(args, data_dir, b"")
 }
 
-fn sre_agent_with_stdin(args: &[&str], data_dir: &std::path::Path, input: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sre-agent"))
+/// The binary with `args`, its data in `data_dir`, and none of the caller's user, provider, debug or log
+/// settings.
+fn sre_agent_command(args: &[&str], data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sre-agent"));
+    command
         .args(args)
         .env("SRE_DATA_DIR", data_dir)
         .env_remove("USER_ID")
         .env_remove("LLM_PROVIDER")
         .env_remove("OTEL_DEBUG")
-        .env_remove("RUST_LOG")
+        .env_remove("RUST_LOG");
+    command
+}
+
+fn sre_agent_with_stdin(args: &[&str], data_dir: &std::path::Path, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = sre_agent_command(args, data_dir)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -570,14 +578,13 @@ fn the_bundled_personas_load_from_anywhere() {
 #[test]
 fn an_unsampled_investigation_says_so_instead_of_pointing_at_a_trace() {
     let data = tempfile::tempdir().expect("temp dir");
-    let output = Command::new(env!("CARGO_BIN_EXE_sre-agent"))
-        .args(["--no-markdown", "--prompt", "Check cluster health"])
-        .env("SRE_DATA_DIR", data.path())
-        .env("OTEL_TRACES_SAMPLER", "always_off")
-        .env_remove("USER_ID")
-        .env_remove("LLM_PROVIDER")
-        .output()
-        .expect("the binary runs");
+    let output = sre_agent_command(
+        &["--no-markdown", "--prompt", "Check cluster health"],
+        data.path(),
+    )
+    .env("OTEL_TRACES_SAMPLER", "always_off")
+    .output()
+    .expect("the binary runs");
     let err = stderr(&output);
     assert!(output.status.success(), "{err}");
     assert!(!err.contains("Trace ID:"), "{err}");
@@ -590,19 +597,17 @@ fn an_unsampled_investigation_says_so_instead_of_pointing_at_a_trace() {
 #[test]
 fn telemetry_off_announces_no_trace_and_writes_no_telemetry_file() {
     let data = tempfile::tempdir().expect("temp dir");
-    let output = Command::new(env!("CARGO_BIN_EXE_sre-agent"))
-        .args([
+    let output = sre_agent_command(
+        &[
             "--no-markdown",
             "--prompt",
             "Why are the database pods crash looping in production?",
-        ])
-        .env("SRE_DATA_DIR", data.path())
-        .env("OTEL_SDK_DISABLED", "true")
-        .env_remove("USER_ID")
-        .env_remove("LLM_PROVIDER")
-        .env_remove("OTEL_DEBUG")
-        .output()
-        .expect("the binary runs");
+        ],
+        data.path(),
+    )
+    .env("OTEL_SDK_DISABLED", "true")
+    .output()
+    .expect("the binary runs");
     let err = stderr(&output);
     assert!(output.status.success(), "{err}");
     assert!(!err.contains("Trace ID:"), "{err}");
