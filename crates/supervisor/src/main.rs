@@ -8,7 +8,9 @@ use sre_supervisor::{app, cli::Cli};
 /// An investigation allocates a great deal (JSON-RPC messages, tool results, spans), across threads: the
 /// exporter threads free what the actors allocated. mimalloc makes an offline investigation about a third
 /// faster than the system allocator and halves what telemetry costs it (`cargo bench -p sre-supervisor
-/// --bench telemetry_overhead`).
+/// --bench telemetry_overhead`). It is built without transparent huge pages (feature `no_thp`): asked for
+/// them, it backs fresh memory with 2 MiB pages the kernel zeroes whole on first touch, which a command
+/// that lives a few tens of milliseconds pays for (about a sixth of its wall time) and never gains back.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
