@@ -667,6 +667,9 @@ impl Memory {
                     created_at: now,
                     content: body.to_json().map_err(invalid)?,
                     search_text: body.search_text(),
+                    // Knowledge learned again replaces what was learned before; each investigation and
+                    // each preferences change stays a record of its own.
+                    supersedes_same_text: matches!(body, RecordBody::Knowledge(_)),
                 });
             }
             self.store

@@ -57,6 +57,11 @@ pub struct NewRecord {
     pub content: String,
     /// Text a keyword index ranks the record by (ignored by stores that embed `content` themselves).
     pub search_text: String,
+    /// The record states a fact that replaces the user's earlier records of its strategy with the same
+    /// `search_text`: a fact every investigation confirms again is kept once, with its latest session,
+    /// time and provenance, instead of once per investigation. Stores that keep the records themselves
+    /// (SQLite) replace them; managed stores that consolidate what they extract (AgentCore) ignore it.
+    pub supersedes_same_text: bool,
 }
 
 /// A record as a store returns it.

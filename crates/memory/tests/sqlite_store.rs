@@ -52,6 +52,7 @@ fn knowledge_record(
         created_at: Utc::now() - age,
         content: body.to_json().expect("serialisable record"),
         search_text: text.into(),
+        supersedes_same_text: false,
     }
 }
 
@@ -467,6 +468,7 @@ async fn preferences_do_not_expire() {
             .to_json()
             .unwrap(),
         search_text: "preferences".into(),
+        supersedes_same_text: false,
     };
     store
         .put(vec![
@@ -497,4 +499,119 @@ async fn preferences_do_not_expire() {
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
+}
+
+#[tokio::test]
+async fn knowledge_learned_again_is_stored_once_with_its_latest_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("memory.db");
+    let (memory, store) = memory_in(&dir).await;
+    let (alice, bob) = (user("alice"), user("bob"));
+    let learned = |investigation: &str| {
+        let mut dependency =
+            KnowledgeRecord::dependency("web-service", "database-service", "logs-agent", 0.8);
+        dependency.investigation_id = Some(investigation.to_owned());
+        let mut config = fact(
+            KnowledgeKind::Config,
+            "database-deployment",
+            "database-deployment needs ConfigMap database-config",
+        );
+        config.investigation_id = Some(investigation.to_owned());
+        vec![dependency, config]
+    };
+    // Three investigations of alice's learn the same two facts; bob learns one of them too.
+    for (n, s) in ["s1", "s2", "s3"].into_iter().enumerate() {
+        let inv = format!("inv-{n}");
+        memory
+            .save_knowledge(&alice, &session(s), &learned(&inv))
+            .await
+            .unwrap();
+    }
+    memory
+        .save_knowledge(&bob, &session("b1"), &learned("inv-bob")[..1])
+        .await
+        .unwrap();
+    // A new fact is a record of its own; investigations are never merged, even when they read alike.
+    memory
+        .save_knowledge(
+            &alice,
+            &session("s3"),
+            &[fact(
+                KnowledgeKind::Baseline,
+                "cache-service",
+                "cache-service memory baseline is 2 GiB",
+            )],
+        )
+        .await
+        .unwrap();
+    let summary = InvestigationSummary {
+        investigation_id: "inv-a".into(),
+        question: "Why are the database pods crash looping?".into(),
+        root_cause: "a missing ConfigMap".into(),
+        impacted_services: vec!["database".into()],
+        severity: Severity::High,
+        actions: vec!["restore the ConfigMap".into()],
+        resolution: ResolutionStatus::RootCauseIdentified,
+        trace_id: None,
+        occurred_at: Utc::now(),
+    };
+    for s in ["s1", "s2"] {
+        memory
+            .save_investigation(&alice, &session(s), &summary)
+            .await
+            .unwrap();
+    }
+
+    let listed = |strategy, who: &UserId| {
+        let store = store.clone();
+        let who = who.clone();
+        async move {
+            store
+                .list(ListFilter {
+                    strategy: Some(strategy),
+                    user: Some(who),
+                    limit: 100,
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let knowledge = listed(Strategy::InfrastructureKnowledge, &alice).await;
+    assert_eq!(knowledge.len(), 3, "{knowledge:#?}");
+    for text in ["depends on database-service", "needs ConfigMap"] {
+        let kept: Vec<_> = knowledge
+            .iter()
+            .filter(|r| r.content.contains(text))
+            .collect();
+        assert_eq!(kept.len(), 1, "{text}: {kept:#?}");
+        assert_eq!(kept[0].namespace.session(), Some(&session("s3")));
+        assert!(kept[0].content.contains("inv-2"), "{}", kept[0].content);
+    }
+    let bobs = listed(Strategy::InfrastructureKnowledge, &bob).await;
+    assert_eq!(bobs.len(), 1, "another user's copy of a fact is their own");
+    assert!(bobs[0].content.contains("inv-bob"));
+    assert_eq!(
+        listed(Strategy::InvestigationHistory, &alice).await.len(),
+        2
+    );
+
+    // The search index follows: one hit per fact, and ranked search still finds it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let fts_rows: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM records_fts WHERE records_fts MATCH 'needs'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(fts_rows, 1);
+    let found = store
+        .search(SearchQuery {
+            scope: Scope::user(Strategy::InfrastructureKnowledge, alice.clone()),
+            text: Some("database-service dependency".into()),
+            top_k: 5,
+        })
+        .await
+        .unwrap();
+    assert!(found[0].content.contains("depends on database-service"));
 }

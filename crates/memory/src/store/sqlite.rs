@@ -138,9 +138,24 @@ impl MemoryStore for SqliteStore {
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     )
                     .map_err(sql)?;
+                // The delete trigger takes the replaced records out of the search index too.
+                let mut supersede = tx
+                    .prepare_cached(
+                        "DELETE FROM records WHERE user_id = ?1 AND strategy = ?2 AND search_text = ?3",
+                    )
+                    .map_err(sql)?;
                 for record in &records {
                     let id = RecordId::generate();
                     let ns = &record.namespace;
+                    if record.supersedes_same_text {
+                        supersede
+                            .execute(params![
+                                ns.user().as_str(),
+                                ns.strategy().as_str(),
+                                record.search_text,
+                            ])
+                            .map_err(sql)?;
+                    }
                     insert
                         .execute(params![
                             id.as_str(),
