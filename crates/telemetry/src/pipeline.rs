@@ -217,7 +217,12 @@ pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryErro
         return Err(TelemetryError::AlreadyInstalled);
     }
 
-    let (recorder, metric_file) = match metric_pipeline(config, &handle, Arc::clone(&span_drops)) {
+    let built = if config.enabled {
+        metric_pipeline(config, &handle, Arc::clone(&span_drops))
+    } else {
+        Ok((Recorder::off(), None))
+    };
+    let (recorder, metric_file) = match built {
         Ok(built) => built,
         Err(e) => {
             let _ = provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);

@@ -22,6 +22,25 @@ async fn a_disabled_sdk_records_and_propagates_nothing() {
     assert_eq!(guard.trace_file(), None);
     assert_eq!(guard.metric_file(), None);
     assert!(install(&config).is_err(), "a second install is refused");
+    // No exporter or aggregator thread either: nothing would ever reach it.
+    let workers: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .map(|name| name.trim().to_owned())
+                .filter(|name| name.starts_with("sre-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(workers.is_empty(), "telemetry threads: {workers:?}");
+    // The guard's recorder takes nothing and has nothing to wait for.
+    let recorder = guard.recorder().clone();
+    recorder.record(MetricId::InvestigationRequests, 1.0, &[]);
+    assert_eq!(
+        (recorder.stats().accepted, recorder.stats().dropped),
+        (0, 1)
+    );
+    assert!(recorder.flush(std::time::Duration::from_secs(5)));
 
     // An incoming context is not continued either: with the SDK off there is no span to parent.
     let incoming = TraceCarrier::from_parts(

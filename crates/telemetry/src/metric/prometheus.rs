@@ -13,7 +13,7 @@ use crate::TelemetryError;
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Cumulative values of every series since start, keyed by dimension values.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PrometheusState {
     families: Vec<HashMap<String, Series>>,
 }
@@ -29,13 +29,16 @@ enum Series {
     },
 }
 
-impl PrometheusState {
-    pub(crate) fn new() -> Self {
+impl Default for PrometheusState {
+    /// One (empty) family per catalog metric: `apply` indexes them by metric id.
+    fn default() -> Self {
         Self {
             families: CATALOG.iter().map(|_| HashMap::new()).collect(),
         }
     }
+}
 
+impl PrometheusState {
     /// Applies one recorded value (in the catalog unit) to the series `dims`.
     pub(crate) fn apply(&mut self, id: MetricId, dims: &str, value: f64) {
         let def = id.def();
@@ -227,7 +230,7 @@ mod tests {
 
     #[test]
     fn histograms_are_cumulative_and_scaled_to_seconds() {
-        let mut state = PrometheusState::new();
+        let mut state = PrometheusState::default();
         let id = MetricId::AgentInvocation;
         let key = encode_key(id.def(), &[("AgentName", "logs"), ("UserID", "a\"b")]);
         let dims = split_dimensions(&key, 2).join("\u{1f}");

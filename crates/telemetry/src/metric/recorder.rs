@@ -82,10 +82,13 @@ struct Shared {
     /// is a quarter full.
     bell: Arc<Doorbell>,
     counters: Arc<Counters>,
+    /// Built by [`Recorder::off`]: no aggregator behind `tx`.
+    off: bool,
 }
 
 /// State the recorders and the aggregator share (the aggregator never holds the sender, so dropping every
 /// recorder ends it).
+#[derive(Default)]
 struct Counters {
     accepted: AtomicU64,
     dropped: AtomicU64,
@@ -120,6 +123,21 @@ impl Recorder {
             max_user_ids: 100,
             sinks: Vec::new(),
             span_drops: None,
+        }
+    }
+
+    /// The recorder of a pipeline that is turned off (`OTEL_SDK_DISABLED`): no aggregator thread and no sink.
+    /// Every `record` is dropped and counted; flush and shutdown have nothing to wait for.
+    pub fn off() -> Recorder {
+        // The receiver goes at once: every send fails, which `record` counts as dropped.
+        let (tx, _) = mpsc::channel();
+        Recorder {
+            shared: Arc::new(Shared {
+                tx,
+                bell: Arc::new(Doorbell::new(1, 1)),
+                counters: Arc::new(Counters::default()),
+                off: true,
+            }),
         }
     }
 
@@ -180,7 +198,8 @@ impl Recorder {
         let deadline = Instant::now() + timeout;
         let (reply_tx, reply_rx) = mpsc::channel();
         if self.shared.tx.send(Msg::Flush(reply_tx)).is_err() {
-            return false;
+            // Nothing was ever kept to deliver when off; after a shutdown the sinks are gone.
+            return self.shared.off;
         }
         self.shared.bell.ring();
         let Ok(acks) = reply_rx.recv_timeout(timeout) else {
@@ -253,20 +272,13 @@ impl RecorderBuilder {
             .collect::<Result<Vec<_>, _>>()?;
         // Bounded by the doorbell, not by `sync_channel` (see `Doorbell`).
         let (tx, rx) = mpsc::channel();
-        let counters = Arc::new(Counters {
-            accepted: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            aggregated: AtomicU64::new(0),
-            overflowed: AtomicU64::new(0),
-            sink_dropped: AtomicU64::new(0),
-            flushes: AtomicU64::new(0),
-            prometheus: Mutex::new(PrometheusState::new()),
-        });
+        let counters = Arc::new(Counters::default());
         let bell = Arc::new(Doorbell::new(self.queue_capacity / 4, self.queue_capacity));
         let shared = Arc::new(Shared {
             tx,
             bell: Arc::clone(&bell),
             counters: Arc::clone(&counters),
+            off: false,
         });
         let mut aggregator = Aggregator {
             bell: Arc::clone(&bell),
