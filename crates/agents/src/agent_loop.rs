@@ -310,10 +310,12 @@ async fn execute(
     config: &AgentLoopConfig,
 ) -> Executed {
     let tool_span = span::tool(&call.name, &call.arguments);
+    // What the progress line and the call record show: the arguments with secrets redacted, made once.
+    let shown_arguments = redact::redact_json(&call.arguments);
     task.progress.emit(ProgressEvent::ToolStarted {
         agent: kind,
         tool: call.name.clone(),
-        arguments: redact::redact_json(&call.arguments),
+        arguments: shown_arguments.clone(),
     });
     let started = Instant::now();
     let cancelled = span::CancelGuard::new(&tool_span);
@@ -377,13 +379,13 @@ async fn execute(
     task.progress.emit(ProgressEvent::ToolFinished {
         agent: kind,
         tool: call.name.clone(),
-        arguments: redact::redact_json(&call.arguments),
+        arguments: shown_arguments.clone(),
         duration,
         error: is_error.then(|| redact::truncate_chars(&content, 200)),
     });
     let record = ToolCallRecord {
         tool: call.name.clone(),
-        arguments: redact::redact_json(&call.arguments),
+        arguments: shown_arguments,
         duration,
         error: is_error.then(|| content.clone()),
     };
