@@ -130,11 +130,17 @@ fn kill_during_writes_loses_no_committed_record() -> anyhow::Result<()> {
     let conn = rusqlite::Connection::open(&db)?;
     let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     ensure!(integrity == "ok", "integrity_check: {integrity}");
-    conn.execute(
-        "INSERT INTO records_fts (records_fts) VALUES ('integrity-check')",
-        [],
-    )
-    .context("the keyword index is inconsistent")?;
+    for index in [
+        "records_fts_user_preferences",
+        "records_fts_infrastructure_knowledge",
+        "records_fts_investigation_history",
+    ] {
+        conn.execute(
+            &format!("INSERT INTO {index} ({index}) VALUES ('integrity-check')"),
+            [],
+        )
+        .with_context(|| format!("the keyword index {index} is inconsistent"))?;
+    }
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! The default store: one SQLite file in the data dir. WAL journal with `synchronous = FULL` (a killed process or
-//! a power cut loses no committed record), every write in one `BEGIN IMMEDIATE` transaction, a keyword index
-//! (FTS5, BM25 ranking) for relevance search, versioned migrations, and a small pool of connections used only on
-//! tokio's blocking threads, each with a busy timeout so parallel investigations can write at once.
+//! a power cut loses no committed record), every write in one `BEGIN IMMEDIATE` transaction, one keyword index
+//! per strategy (FTS5, BM25 ranking) for relevance search, versioned migrations, and a small pool of connections
+//! used only on tokio's blocking threads, each with a busy timeout so parallel investigations can write at once.
 
 use std::{
     path::{Path, PathBuf},
@@ -188,17 +188,7 @@ impl MemoryStore for SqliteStore {
             let rows = match &expression {
                 Some(expression) => {
                     let mut stmt = conn
-                        .prepare_cached(
-                            "SELECT r.id, r.strategy, r.user_id, r.session_id, r.namespace, r.created_at,
-                                    r.content, bm25(records_fts) AS rank
-                             FROM records_fts JOIN records r ON r.seq = records_fts.rowid
-                             WHERE records_fts MATCH ?1
-                               AND r.user_id = ?2 AND r.strategy = ?3
-                               AND (?4 IS NULL OR r.session_id = ?4)
-                               AND r.created_at >= ?5
-                             ORDER BY rank ASC, r.created_at DESC, r.seq DESC
-                             LIMIT ?6",
-                        )
+                        .prepare_cached(ranked_search_sql(scope.strategy))
                         .map_err(sql)?;
                     let rows = stmt
                         .query_map(
@@ -316,6 +306,35 @@ impl MemoryStore for SqliteStore {
             Ok(deleted)
         })
         .await
+    }
+}
+
+/// The ranked search of one strategy's keyword index (see migration 2): the scope's matches are ranked
+/// (BM25) and cut to the `top_k` best on their sequence numbers alone, and only those rows' contents are
+/// read, so the sort never carries the text of every match.
+macro_rules! ranked_search {
+    ($fts:literal) => {
+        concat!(
+            "SELECT r.id, r.strategy, r.user_id, r.session_id, r.namespace, r.created_at, r.content, top.rank
+             FROM (SELECT ", $fts, ".rowid AS seq, bm25(", $fts, ") AS rank, r.created_at AS created_at
+                   FROM ", $fts, " JOIN records r ON r.seq = ", $fts, ".rowid
+                   WHERE ", $fts, " MATCH ?1
+                     AND r.user_id = ?2 AND r.strategy = ?3
+                     AND (?4 IS NULL OR r.session_id = ?4)
+                     AND r.created_at >= ?5
+                   ORDER BY rank ASC, created_at DESC, seq DESC
+                   LIMIT ?6) top
+             JOIN records r ON r.seq = top.seq
+             ORDER BY top.rank ASC, top.created_at DESC, top.seq DESC"
+        )
+    };
+}
+
+fn ranked_search_sql(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::UserPreferences => ranked_search!("records_fts_user_preferences"),
+        Strategy::InfrastructureKnowledge => ranked_search!("records_fts_infrastructure_knowledge"),
+        Strategy::InvestigationHistory => ranked_search!("records_fts_investigation_history"),
     }
 }
 

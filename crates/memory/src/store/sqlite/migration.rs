@@ -37,6 +37,61 @@ const MIGRATIONS: &[&str] = &[
          INSERT INTO records_fts (records_fts, rowid, search_text) VALUES ('delete', old.seq, old.search_text);
          INSERT INTO records_fts (rowid, search_text) VALUES (new.seq, new.search_text);
      END;",
+    // 2: one keyword index per strategy, so a search reads and ranks only the documents of its strategy (a
+    // knowledge search no longer walks every investigation summary). Contentless with `contentless_delete`:
+    // the text lives in `records`; the triggers keep each index in step with its strategy's rows.
+    "DROP TRIGGER records_after_insert;
+     DROP TRIGGER records_after_delete;
+     DROP TRIGGER records_after_update;
+     DROP TABLE records_fts;
+     CREATE VIRTUAL TABLE records_fts_user_preferences USING fts5(
+         search_text, content = '', contentless_delete = 1,
+         tokenize = 'porter unicode61 remove_diacritics 2'
+     );
+     CREATE VIRTUAL TABLE records_fts_infrastructure_knowledge USING fts5(
+         search_text, content = '', contentless_delete = 1,
+         tokenize = 'porter unicode61 remove_diacritics 2'
+     );
+     CREATE VIRTUAL TABLE records_fts_investigation_history USING fts5(
+         search_text, content = '', contentless_delete = 1,
+         tokenize = 'porter unicode61 remove_diacritics 2'
+     );
+     INSERT INTO records_fts_user_preferences (rowid, search_text)
+         SELECT seq, search_text FROM records WHERE strategy = 'user_preferences';
+     INSERT INTO records_fts_infrastructure_knowledge (rowid, search_text)
+         SELECT seq, search_text FROM records WHERE strategy = 'infrastructure_knowledge';
+     INSERT INTO records_fts_investigation_history (rowid, search_text)
+         SELECT seq, search_text FROM records WHERE strategy = 'investigation_history';
+     CREATE TRIGGER records_after_insert AFTER INSERT ON records BEGIN
+         INSERT INTO records_fts_user_preferences (rowid, search_text)
+             SELECT new.seq, new.search_text WHERE new.strategy = 'user_preferences';
+         INSERT INTO records_fts_infrastructure_knowledge (rowid, search_text)
+             SELECT new.seq, new.search_text WHERE new.strategy = 'infrastructure_knowledge';
+         INSERT INTO records_fts_investigation_history (rowid, search_text)
+             SELECT new.seq, new.search_text WHERE new.strategy = 'investigation_history';
+     END;
+     CREATE TRIGGER records_after_delete AFTER DELETE ON records BEGIN
+         DELETE FROM records_fts_user_preferences
+             WHERE rowid = old.seq AND old.strategy = 'user_preferences';
+         DELETE FROM records_fts_infrastructure_knowledge
+             WHERE rowid = old.seq AND old.strategy = 'infrastructure_knowledge';
+         DELETE FROM records_fts_investigation_history
+             WHERE rowid = old.seq AND old.strategy = 'investigation_history';
+     END;
+     CREATE TRIGGER records_after_update AFTER UPDATE ON records BEGIN
+         DELETE FROM records_fts_user_preferences
+             WHERE rowid = old.seq AND old.strategy = 'user_preferences';
+         DELETE FROM records_fts_infrastructure_knowledge
+             WHERE rowid = old.seq AND old.strategy = 'infrastructure_knowledge';
+         DELETE FROM records_fts_investigation_history
+             WHERE rowid = old.seq AND old.strategy = 'investigation_history';
+         INSERT INTO records_fts_user_preferences (rowid, search_text)
+             SELECT new.seq, new.search_text WHERE new.strategy = 'user_preferences';
+         INSERT INTO records_fts_infrastructure_knowledge (rowid, search_text)
+             SELECT new.seq, new.search_text WHERE new.strategy = 'infrastructure_knowledge';
+         INSERT INTO records_fts_investigation_history (rowid, search_text)
+             SELECT new.seq, new.search_text WHERE new.strategy = 'investigation_history';
+     END;",
 ];
 
 /// The schema version this build writes.
@@ -101,5 +156,118 @@ mod tests {
         conn.execute("UPDATE schema_version SET version = 99", [])
             .unwrap();
         assert_eq!(migrate(&mut conn).unwrap(), Migration::Newer { found: 99 });
+    }
+
+    fn insert(conn: &Connection, seq: i64, strategy: &str, text: &str) {
+        conn.execute(
+            "INSERT INTO records (seq, id, strategy, user_id, session_id, namespace, created_at, content, search_text)
+             VALUES (?1, ?2, ?3, 'alice', 's1', 'ns', 0, '{}', ?4)",
+            (seq, format!("id-{seq}"), strategy, text),
+        )
+        .unwrap();
+    }
+
+    fn hits(conn: &Connection, index: &str, word: &str) -> Vec<i64> {
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT rowid FROM {index} WHERE {index} MATCH ?1 ORDER BY rowid"
+            ))
+            .unwrap();
+        stmt.query_map([word], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn version_two_splits_the_keyword_index_by_strategy_and_keeps_it_in_step() {
+        // A version-1 file with records of every strategy in its single index.
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute(
+            "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL,
+             updated_at INTEGER NOT NULL) STRICT;",
+            [],
+        )
+        .unwrap();
+        conn.execute("INSERT INTO schema_version VALUES (1, 1, 0)", [])
+            .unwrap();
+        insert(&conn, 1, "user_preferences", "database alerts to slack");
+        insert(
+            &conn,
+            2,
+            "infrastructure_knowledge",
+            "database depends on storage",
+        );
+        insert(
+            &conn,
+            3,
+            "investigation_history",
+            "database crash loop resolved",
+        );
+        insert(&conn, 4, "investigation_history", "disk pressure on nodes");
+
+        assert_eq!(migrate(&mut conn).unwrap(), Migration::Done { from: 1 });
+        let old: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'records_fts'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0, "the shared index is gone");
+        assert_eq!(hits(&conn, "records_fts_user_preferences", "database"), [1]);
+        assert_eq!(
+            hits(&conn, "records_fts_infrastructure_knowledge", "database"),
+            [2]
+        );
+        assert_eq!(
+            hits(&conn, "records_fts_investigation_history", "database"),
+            [3]
+        );
+
+        // Inserts, updates and deletes reach the index of the row's strategy only.
+        insert(
+            &conn,
+            5,
+            "infrastructure_knowledge",
+            "disk pressure threshold",
+        );
+        assert_eq!(
+            hits(&conn, "records_fts_infrastructure_knowledge", "pressure"),
+            [5]
+        );
+        assert_eq!(
+            hits(&conn, "records_fts_investigation_history", "pressure"),
+            [4]
+        );
+        conn.execute(
+            "UPDATE records SET strategy = 'investigation_history', search_text = 'disk full' WHERE seq = 5",
+            [],
+        )
+        .unwrap();
+        assert!(hits(&conn, "records_fts_infrastructure_knowledge", "disk").is_empty());
+        assert_eq!(
+            hits(&conn, "records_fts_investigation_history", "disk"),
+            [4, 5]
+        );
+        conn.execute("DELETE FROM records WHERE seq IN (3, 4)", [])
+            .unwrap();
+        assert!(hits(&conn, "records_fts_investigation_history", "database").is_empty());
+        assert_eq!(
+            hits(&conn, "records_fts_investigation_history", "disk"),
+            [5]
+        );
+        for index in [
+            "records_fts_user_preferences",
+            "records_fts_infrastructure_knowledge",
+            "records_fts_investigation_history",
+        ] {
+            conn.execute(
+                &format!("INSERT INTO {index} ({index}) VALUES ('integrity-check')"),
+                [],
+            )
+            .unwrap();
+        }
     }
 }
