@@ -23,6 +23,9 @@ pub const DEFAULT_EMF_AGENT_ENDPOINT: &str = "tcp://127.0.0.1:25888";
 pub const TRACE_FILE: &str = "traces/traces.jsonl";
 /// EMF metrics file under the data dir.
 pub const METRIC_FILE: &str = "metrics/emf.jsonl";
+/// Default size above which the local trace and EMF files are rotated when a process starts: 64 MiB, about
+/// 550 investigations of spans.
+pub const DEFAULT_FILE_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// What to export and how the process identifies itself.
 #[derive(Debug, Clone)]
@@ -35,6 +38,9 @@ pub struct TelemetryConfig {
     pub environment: String,
     /// OTLP-JSON lines file that receives every finished span; `None` disables the file exporter.
     pub trace_file: Option<PathBuf>,
+    /// Size above which the trace file and the EMF file are rotated at install (see [`crate::rotation`]);
+    /// `None` lets them grow (`SRE_TELEMETRY_FILE_MAX_MB=0`).
+    pub file_max_bytes: Option<u64>,
     /// Also print a line per finished span on stderr (`--debug` / `OTEL_DEBUG=true`).
     pub console: bool,
     /// `RUST_LOG`-style directives for logs on stderr (a set `RUST_LOG` wins at install).
@@ -196,6 +202,7 @@ impl TelemetryConfig {
             service_version: env!("CARGO_PKG_VERSION").to_owned(),
             environment: "local".to_owned(),
             trace_file,
+            file_max_bytes: Some(DEFAULT_FILE_MAX_BYTES),
             console: false,
             log_filter: "warn".to_owned(),
             enabled: true,
@@ -333,6 +340,19 @@ impl TelemetryConfig {
         };
 
         config.metrics = parse_metrics(&vars, data_dir)?;
+        if let Some(raw) = vars.get(env::SRE_TELEMETRY_FILE_MAX_MB) {
+            config.file_max_bytes = match raw.parse::<u64>() {
+                Ok(0) => None,
+                Ok(mib) if mib <= u64::MAX / (1024 * 1024) => Some(mib * 1024 * 1024),
+                _ => {
+                    return Err(TelemetryError::invalid(
+                        env::SRE_TELEMETRY_FILE_MAX_MB,
+                        raw,
+                        "expected a whole number of MiB (0 never rotates)",
+                    ));
+                }
+            };
+        }
 
         if !config.enabled {
             config.trace_file = None;
@@ -963,6 +983,7 @@ mod tests {
             c.trace_file,
             Some(PathBuf::from("/data/traces/traces.jsonl"))
         );
+        assert_eq!(c.file_max_bytes, Some(DEFAULT_FILE_MAX_BYTES));
         assert!(!c.console);
         assert_eq!(c.otlp_traces, None);
         assert_eq!(c.xray, None);
@@ -1008,6 +1029,7 @@ mod tests {
             (env::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, "big"),
             (env::SRE_METRICS_MAX_USER_IDS, "lots"),
             (env::SRE_METRICS_QUEUE_SIZE, "0"),
+            (env::SRE_TELEMETRY_FILE_MAX_MB, "1GB"),
             (env::AWS_EMF_AGENT_ENDPOINT, "127.0.0.1:25888"),
             (env::AWS_EMF_AGENT_ENDPOINT, "http://127.0.0.1:25888"),
             (env::AWS_EMF_ENVIRONMENT, "Mars"),
@@ -1018,6 +1040,14 @@ mod tests {
             assert_eq!(variable, *key, "{key}={value}");
             assert_eq!(got, *value, "{key}={value}");
         }
+    }
+
+    #[test]
+    fn file_rotation_size_is_in_mib_and_zero_never_rotates() {
+        let c = config(&[(env::SRE_TELEMETRY_FILE_MAX_MB, "2")]).unwrap();
+        assert_eq!(c.file_max_bytes, Some(2 * 1024 * 1024));
+        let c = config(&[(env::SRE_TELEMETRY_FILE_MAX_MB, "0")]).unwrap();
+        assert_eq!(c.file_max_bytes, None);
     }
 
     #[test]

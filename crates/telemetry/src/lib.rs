@@ -16,6 +16,7 @@ pub mod log;
 pub mod metric;
 pub mod pipeline;
 pub mod redact;
+pub mod rotation;
 pub mod span;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

@@ -176,6 +176,11 @@ pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryErro
     // of a disabled SDK. No layer records spans, no context is propagated, no metric is recorded: the
     // actors pay nothing for telemetry they turned off. Logs stay, with the investigation, user and session
     // ids of the enclosing spans.
+    let rotation_failures = if config.enabled {
+        rotate_files(config)
+    } else {
+        Vec::new()
+    };
     let (provider, span_drops) = if config.enabled {
         let processor = span_processor(config, &handle)?;
         let span_drops = processor.dropped();
@@ -217,6 +222,10 @@ pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryErro
         return Err(TelemetryError::AlreadyInstalled);
     }
 
+    for failure in rotation_failures {
+        tracing::warn!("{failure}");
+    }
+
     let built = if config.enabled {
         metric_pipeline(config, &handle, Arc::clone(&span_drops))
     } else {
@@ -251,6 +260,29 @@ pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryErro
         runtime: owned_runtime,
         shut_down: false,
     })
+}
+
+/// Rotates the local trace and EMF files that outgrew `config.file_max_bytes` (see [`crate::rotation`]),
+/// before the exporters open them. A file that cannot be rotated is not fatal (the exporter keeps appending
+/// to it): the failures are returned to be logged once logging is up.
+fn rotate_files(config: &TelemetryConfig) -> Vec<String> {
+    let Some(max_bytes) = config.file_max_bytes else {
+        return Vec::new();
+    };
+    let emf_file = match &config.metrics.emf {
+        Some(EmfTarget::File(path)) => Some(path),
+        _ => None,
+    };
+    config
+        .trace_file
+        .iter()
+        .chain(emf_file)
+        .filter_map(|path| {
+            crate::rotation::rotate_if_larger(path, max_bytes)
+                .err()
+                .map(|e| format!("cannot rotate {}: {e}; it keeps growing", path.display()))
+        })
+        .collect()
 }
 
 /// The provider every pipeline shares: X-Ray-compatible ids, the configured sampler, the service resource,

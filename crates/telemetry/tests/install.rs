@@ -1,5 +1,6 @@
 //! `install` with nothing configured: spans land in `<data dir>/traces/traces.jsonl`, metrics recorded through
 //! the global `metric::record` land as EMF lines in `<data dir>/metrics/emf.jsonl`, and shutdown flushes both.
+//! A file past `SRE_TELEMETRY_FILE_MAX_MB` is rotated first; one below it is appended to.
 
 // Helpers outside #[test] fns unwrap too: a failed assumption in a test helper is a test failure.
 #![allow(clippy::unwrap_used)]
@@ -17,7 +18,16 @@ async fn defaults_write_traces_and_emf_under_the_data_dir() {
     assert_eq!(metric::prometheus_text(), "");
 
     let dir = tempfile::tempdir().unwrap();
-    let vars: HashMap<&str, &str> = HashMap::from([("SRE_LOG_FORMAT", "json")]);
+    // A trace file past the rotation size and an EMF file below it, left by earlier runs.
+    std::fs::create_dir_all(dir.path().join("traces")).unwrap();
+    std::fs::create_dir_all(dir.path().join("metrics")).unwrap();
+    let old_spans = format!("{}\n", "x".repeat(1024 * 1024 + 1));
+    std::fs::write(dir.path().join("traces/traces.jsonl"), &old_spans).unwrap();
+    std::fs::write(dir.path().join("metrics/emf.jsonl"), "{\"earlier\":true}\n").unwrap();
+    let vars: HashMap<&str, &str> = HashMap::from([
+        ("SRE_LOG_FORMAT", "json"),
+        ("SRE_TELEMETRY_FILE_MAX_MB", "1"),
+    ]);
     let config = TelemetryConfig::from_lookup("sre-agent", dir.path(), |k| {
         vars.get(k).map(|v| (*v).to_owned())
     })
@@ -63,10 +73,15 @@ async fn defaults_write_traces_and_emf_under_the_data_dir() {
         .unwrap()
         .unwrap();
 
+    assert_eq!(
+        read(&dir.path().join("traces/traces.1.jsonl")),
+        old_spans,
+        "the oversized trace file was rotated"
+    );
     let traces = read(&dir.path().join("traces/traces.jsonl"));
     assert!(
-        traces.contains(&trace_id),
-        "spans of the trace are in the file"
+        traces.contains(&trace_id) && !traces.contains("xxxx"),
+        "spans of the trace are in a new file"
     );
     assert!(traces.contains("tool.get_pod_status"));
     assert!(
@@ -75,7 +90,12 @@ async fn defaults_write_traces_and_emf_under_the_data_dir() {
     );
     assert!(traces.contains("aws.xray.annotations"));
 
+    assert!(!dir.path().join("metrics/emf.1.jsonl").exists());
     let emf = read(&dir.path().join("metrics/emf.jsonl"));
+    assert!(
+        emf.starts_with("{\"earlier\":true}\n"),
+        "a file below the size is appended to"
+    );
     let lines: Vec<Value> = emf
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

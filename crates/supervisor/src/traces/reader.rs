@@ -1,6 +1,8 @@
 //! Reads the OTLP-JSON lines trace file (one `ExportTraceServiceRequest` per line, appended by one or more
 //! processes) span by span, so large files are never held whole; corrupt lines are skipped and counted, and
-//! an incomplete last line (a writer still at work, or a crash mid-write) is noted, never fatal.
+//! an incomplete last line (a writer still at work, or a crash mid-write) is noted, never fatal. The file's
+//! previous generation (`traces.1.jsonl`, left by size rotation) is read first, so traces that straddle a
+//! rotation stay whole.
 
 use std::{
     fs::File,
@@ -10,6 +12,7 @@ use std::{
 };
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use sre_telemetry::rotation;
 
 use crate::traces::{SpanRecord, TraceError, span::resource_service_name};
 
@@ -33,6 +36,8 @@ pub struct ReadStats {
     pub incomplete_last_line: bool,
     /// Spans skipped because their trace or span id is missing or malformed.
     pub invalid_spans: usize,
+    /// What reading the file's previous generation found, when there is one.
+    pub previous: Option<Box<ReadStats>>,
 }
 
 impl ReadStats {
@@ -67,36 +72,61 @@ impl ReadStats {
         if self.incomplete_last_line {
             parts.push("ignored an incomplete last line (a batch still being written?)".to_owned());
         }
+        let previous = self.previous.as_ref().and_then(|p| p.warning());
         if parts.is_empty() {
-            return None;
+            return previous;
         }
         let file = if self.path.as_os_str().is_empty() {
             "the trace file".to_owned()
         } else {
             self.path.display().to_string()
         };
-        Some(format!("{file}: {}", parts.join("; ")))
+        let warning = format!("{file}: {}", parts.join("; "));
+        Some(match previous {
+            Some(previous) => format!("{previous}\n{warning}"),
+            None => warning,
+        })
     }
 }
 
-/// Calls `visit` with every span of the trace file at `path`, in file order.
-pub fn read_spans(path: &Path, visit: impl FnMut(SpanRecord)) -> Result<ReadStats, TraceError> {
-    let file = File::open(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => TraceError::Missing {
-            path: path.to_owned(),
-        },
-        _ => TraceError::Read {
-            path: path.to_owned(),
-            source,
-        },
-    })?;
-    let mut stats =
-        read_spans_from(BufReader::new(file), visit).map_err(|source| TraceError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-    stats.path = path.to_owned();
+/// Calls `visit` with every span of the trace file at `path` and of its previous generation
+/// ([`rotation::previous`], read first), in file order. Missing only when neither file exists.
+pub fn read_spans(path: &Path, mut visit: impl FnMut(SpanRecord)) -> Result<ReadStats, TraceError> {
+    let older = rotation::previous(path);
+    let previous = read_file(&older, &mut visit)?.map(Box::new);
+    let Some(mut stats) = read_file(path, &mut visit)? else {
+        return match previous {
+            Some(previous) => Ok(ReadStats {
+                path: path.to_owned(),
+                previous: Some(previous),
+                ..ReadStats::default()
+            }),
+            None => Err(TraceError::Missing {
+                path: path.to_owned(),
+            }),
+        };
+    };
+    stats.previous = previous;
     Ok(stats)
+}
+
+/// [`read_spans_from`] the file at `path`; `None` when it does not exist.
+fn read_file(
+    path: &Path,
+    visit: &mut impl FnMut(SpanRecord),
+) -> Result<Option<ReadStats>, TraceError> {
+    let read_error = |source| TraceError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(read_error(e)),
+    };
+    let mut stats = read_spans_from(BufReader::new(file), visit).map_err(read_error)?;
+    stats.path = path.to_owned();
+    Ok(Some(stats))
 }
 
 /// Calls `visit` with every span of OTLP-JSON lines read from `reader`.
@@ -200,6 +230,41 @@ mod tests {
         let stats = read_spans_from(clean.as_bytes(), |_| {}).unwrap();
         assert_eq!(stats.spans, 1);
         assert_eq!(stats.warning(), None);
+    }
+
+    #[test]
+    fn the_previous_generation_is_read_first_and_either_file_may_be_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("traces.jsonl");
+        let older = rotation::previous(&path);
+        let other = LINE.replace("01d19d20599f2fdc", "01d19d20599f2fde");
+        std::fs::write(&older, format!("{LINE}\nnot json\n")).unwrap();
+        let read = |path: &Path| {
+            let mut ids = Vec::new();
+            let stats = read_spans(path, |s| ids.push(s.span_id.to_string())).unwrap();
+            (ids, stats)
+        };
+
+        // Rotated, and no span written since.
+        let (ids, stats) = read(&path);
+        assert_eq!(ids, ["01d19d20599f2fdc"]);
+        assert_eq!(stats.path, path);
+        let warning = stats.warning().unwrap();
+        assert!(
+            warning.contains("traces.1.jsonl") && warning.contains("line 2"),
+            "{warning}"
+        );
+
+        std::fs::write(&path, format!("{other}\n")).unwrap();
+        let (ids, stats) = read(&path);
+        assert_eq!(ids, ["01d19d20599f2fdc", "01d19d20599f2fde"]);
+        assert_eq!(stats.spans, 1);
+        assert_eq!(stats.previous.as_ref().map(|p| p.spans), Some(1));
+
+        std::fs::remove_file(&older).unwrap();
+        let (ids, stats) = read(&path);
+        assert_eq!(ids, ["01d19d20599f2fde"]);
+        assert_eq!(stats.previous, None);
     }
 
     #[test]

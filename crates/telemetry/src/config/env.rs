@@ -103,3 +103,6 @@ pub const NO_COLOR: &str = "NO_COLOR";
 pub const SRE_METRICS_MAX_USER_IDS: &str = "SRE_METRICS_MAX_USER_IDS";
 /// Capacity of the metric recording queue; records beyond it are dropped and counted. Invented.
 pub const SRE_METRICS_QUEUE_SIZE: &str = "SRE_METRICS_QUEUE_SIZE";
+/// Size in MiB above which a local telemetry file (trace file, EMF file) is rotated at start; 0 never
+/// rotates. Invented.
+pub const SRE_TELEMETRY_FILE_MAX_MB: &str = "SRE_TELEMETRY_FILE_MAX_MB";
