@@ -172,15 +172,17 @@ pub fn install(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryErro
         }
     };
 
-    // `OTEL_SDK_DISABLED=true` (or `OTEL_ENABLED=false`): no OpenTelemetry at all, as the specification asks
-    // of a disabled SDK. No layer records spans, no context is propagated, no metric is recorded: the
-    // actors pay nothing for telemetry they turned off. Logs stay, with the investigation, user and session
-    // ids of the enclosing spans.
+    // Before the exporters open the local files.
     let rotation_failures = if config.enabled {
         rotate_files(config)
     } else {
         Vec::new()
     };
+
+    // `OTEL_SDK_DISABLED=true` (or `OTEL_ENABLED=false`): no OpenTelemetry at all, as the specification asks
+    // of a disabled SDK. No layer records spans, no context is propagated, no metric is recorded: the
+    // actors pay nothing for telemetry they turned off. Logs stay, with the investigation, user and session
+    // ids of the enclosing spans.
     let (provider, span_drops) = if config.enabled {
         let processor = span_processor(config, &handle)?;
         let span_drops = processor.dropped();
