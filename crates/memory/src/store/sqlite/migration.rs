@@ -38,30 +38,40 @@ const MIGRATIONS: &[&str] = &[
          INSERT INTO records_fts (rowid, search_text) VALUES (new.seq, new.search_text);
      END;",
     // 2: one keyword index per strategy, so a search reads and ranks only the documents of its strategy (a
-    // knowledge search no longer walks every investigation summary). Contentless with `contentless_delete`:
-    // the text lives in `records`; the triggers keep each index in step with its strategy's rows.
+    // knowledge search no longer walks every investigation summary). Each index is external-content over a
+    // view of its strategy's rows (so `rebuild` and `integrity-check` work, with any FTS5 version), kept in
+    // step by the same three triggers, which now route every row to its strategy's index.
     "DROP TRIGGER records_after_insert;
      DROP TRIGGER records_after_delete;
      DROP TRIGGER records_after_update;
      DROP TABLE records_fts;
+     CREATE VIEW records_text_user_preferences AS
+         SELECT seq, search_text FROM records WHERE strategy = 'user_preferences';
+     CREATE VIEW records_text_infrastructure_knowledge AS
+         SELECT seq, search_text FROM records WHERE strategy = 'infrastructure_knowledge';
+     CREATE VIEW records_text_investigation_history AS
+         SELECT seq, search_text FROM records WHERE strategy = 'investigation_history';
      CREATE VIRTUAL TABLE records_fts_user_preferences USING fts5(
-         search_text, content = '', contentless_delete = 1,
+         search_text,
+         content = 'records_text_user_preferences',
+         content_rowid = 'seq',
          tokenize = 'porter unicode61 remove_diacritics 2'
      );
      CREATE VIRTUAL TABLE records_fts_infrastructure_knowledge USING fts5(
-         search_text, content = '', contentless_delete = 1,
+         search_text,
+         content = 'records_text_infrastructure_knowledge',
+         content_rowid = 'seq',
          tokenize = 'porter unicode61 remove_diacritics 2'
      );
      CREATE VIRTUAL TABLE records_fts_investigation_history USING fts5(
-         search_text, content = '', contentless_delete = 1,
+         search_text,
+         content = 'records_text_investigation_history',
+         content_rowid = 'seq',
          tokenize = 'porter unicode61 remove_diacritics 2'
      );
-     INSERT INTO records_fts_user_preferences (rowid, search_text)
-         SELECT seq, search_text FROM records WHERE strategy = 'user_preferences';
-     INSERT INTO records_fts_infrastructure_knowledge (rowid, search_text)
-         SELECT seq, search_text FROM records WHERE strategy = 'infrastructure_knowledge';
-     INSERT INTO records_fts_investigation_history (rowid, search_text)
-         SELECT seq, search_text FROM records WHERE strategy = 'investigation_history';
+     INSERT INTO records_fts_user_preferences (records_fts_user_preferences) VALUES ('rebuild');
+     INSERT INTO records_fts_infrastructure_knowledge (records_fts_infrastructure_knowledge) VALUES ('rebuild');
+     INSERT INTO records_fts_investigation_history (records_fts_investigation_history) VALUES ('rebuild');
      CREATE TRIGGER records_after_insert AFTER INSERT ON records BEGIN
          INSERT INTO records_fts_user_preferences (rowid, search_text)
              SELECT new.seq, new.search_text WHERE new.strategy = 'user_preferences';
@@ -71,20 +81,20 @@ const MIGRATIONS: &[&str] = &[
              SELECT new.seq, new.search_text WHERE new.strategy = 'investigation_history';
      END;
      CREATE TRIGGER records_after_delete AFTER DELETE ON records BEGIN
-         DELETE FROM records_fts_user_preferences
-             WHERE rowid = old.seq AND old.strategy = 'user_preferences';
-         DELETE FROM records_fts_infrastructure_knowledge
-             WHERE rowid = old.seq AND old.strategy = 'infrastructure_knowledge';
-         DELETE FROM records_fts_investigation_history
-             WHERE rowid = old.seq AND old.strategy = 'investigation_history';
+         INSERT INTO records_fts_user_preferences (records_fts_user_preferences, rowid, search_text)
+             SELECT 'delete', old.seq, old.search_text WHERE old.strategy = 'user_preferences';
+         INSERT INTO records_fts_infrastructure_knowledge (records_fts_infrastructure_knowledge, rowid, search_text)
+             SELECT 'delete', old.seq, old.search_text WHERE old.strategy = 'infrastructure_knowledge';
+         INSERT INTO records_fts_investigation_history (records_fts_investigation_history, rowid, search_text)
+             SELECT 'delete', old.seq, old.search_text WHERE old.strategy = 'investigation_history';
      END;
      CREATE TRIGGER records_after_update AFTER UPDATE ON records BEGIN
-         DELETE FROM records_fts_user_preferences
-             WHERE rowid = old.seq AND old.strategy = 'user_preferences';
-         DELETE FROM records_fts_infrastructure_knowledge
-             WHERE rowid = old.seq AND old.strategy = 'infrastructure_knowledge';
-         DELETE FROM records_fts_investigation_history
-             WHERE rowid = old.seq AND old.strategy = 'investigation_history';
+         INSERT INTO records_fts_user_preferences (records_fts_user_preferences, rowid, search_text)
+             SELECT 'delete', old.seq, old.search_text WHERE old.strategy = 'user_preferences';
+         INSERT INTO records_fts_infrastructure_knowledge (records_fts_infrastructure_knowledge, rowid, search_text)
+             SELECT 'delete', old.seq, old.search_text WHERE old.strategy = 'infrastructure_knowledge';
+         INSERT INTO records_fts_investigation_history (records_fts_investigation_history, rowid, search_text)
+             SELECT 'delete', old.seq, old.search_text WHERE old.strategy = 'investigation_history';
          INSERT INTO records_fts_user_preferences (rowid, search_text)
              SELECT new.seq, new.search_text WHERE new.strategy = 'user_preferences';
          INSERT INTO records_fts_infrastructure_knowledge (rowid, search_text)
