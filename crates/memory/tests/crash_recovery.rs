@@ -17,7 +17,7 @@ use std::{
 use anyhow::{Context, bail, ensure};
 use sre_memory::{
     KnowledgeKind, KnowledgeRecord, Memory, MemorySettings, MemoryStore, SessionId, SqliteStore,
-    UserId, config::DEFAULT_RETENTION, store::ListFilter,
+    Strategy, UserId, config::DEFAULT_RETENTION, store::ListFilter,
 };
 
 const CHILD_ENV: &str = "SRE_MEMORY_CRASH_CHILD_DB";
@@ -130,11 +130,9 @@ fn kill_during_writes_loses_no_committed_record() -> anyhow::Result<()> {
     let conn = rusqlite::Connection::open(&db)?;
     let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     ensure!(integrity == "ok", "integrity_check: {integrity}");
-    for index in [
-        "records_fts_user_preferences",
-        "records_fts_infrastructure_knowledge",
-        "records_fts_investigation_history",
-    ] {
+    // Every strategy's keyword index, checked against its strategy's rows.
+    for strategy in Strategy::ALL {
+        let index = format!("records_fts_{}", strategy.as_str());
         conn.execute(
             &format!("INSERT INTO {index} ({index}) VALUES ('integrity-check')"),
             [],

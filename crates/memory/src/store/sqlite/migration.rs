@@ -268,11 +268,8 @@ mod tests {
             hits(&conn, "records_fts_investigation_history", "disk"),
             [5]
         );
-        for index in [
-            "records_fts_user_preferences",
-            "records_fts_infrastructure_knowledge",
-            "records_fts_investigation_history",
-        ] {
+        for strategy in crate::Strategy::ALL {
+            let index = format!("records_fts_{}", strategy.as_str());
             conn.execute(
                 &format!("INSERT INTO {index} ({index}) VALUES ('integrity-check')"),
                 [],
