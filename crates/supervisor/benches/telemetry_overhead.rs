@@ -1,9 +1,11 @@
 //! Wall-time overhead of telemetry on a whole offline investigation: the same investigation (crash-loop
 //! question, four agents, in-process MCP backends over loopback HTTP, tool cache off so every tool call is
-//! made) in three phases: with nothing installed ("none"), with telemetry installed and turned off as a
-//! user turns it off ("off": `OTEL_SDK_DISABLED=true`, logs only), and with the real telemetry stack of the
+//! made) in four phases: with nothing installed ("none"), with telemetry installed and turned off as a
+//! user turns it off ("off": `OTEL_SDK_DISABLED=true`, logs only), with the real telemetry stack of the
 //! command line's defaults ("on": spans to the OTLP-JSON trace file, metrics aggregated and flushed as EMF
-//! lines).
+//! lines), and with a floor recorder instead of any of it ("floor", see [`floor`]): the least a span recorder
+//! must do on the actor path for the same spans, to tell what the target asks of any implementation on
+//! this machine from what the stack costs.
 //!
 //! Telemetry can be installed but not removed from a process, so each phase runs in a process of its own:
 //! this benchmark re-runs itself as a child per phase and rotates their order from one round of phases to
@@ -62,16 +64,19 @@ enum Phase {
     Off,
     /// Installed with the defaults.
     On,
+    /// The [`floor`] layer alone.
+    Floor,
 }
 
 impl Phase {
-    const ALL: [Phase; 3] = [Phase::None, Phase::Off, Phase::On];
+    const ALL: [Phase; 4] = [Phase::None, Phase::Off, Phase::On, Phase::Floor];
 
     fn as_str(self) -> &'static str {
         match self {
             Phase::None => "none",
             Phase::Off => "off",
             Phase::On => "on",
+            Phase::Floor => "floor",
         }
     }
 
@@ -165,17 +170,171 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// The floor of span recording on the actor path: a layer that sees the spans the OpenTelemetry layer sees
+/// and does only what every span recorder must do for them — copy the attributes into owned values, note
+/// the parent, the start and the end, and hand the finished span to another thread without waking it (a
+/// timer drains the queue, as the batch exporters do). No ids, no sampling, no context propagation, no
+/// encoding, no export: a lower bound, not a recorder.
+mod floor {
+    use std::{
+        sync::{
+            Arc, Mutex,
+            atomic::{AtomicU64, Ordering},
+        },
+        time::{Duration, SystemTime},
+    };
+
+    use opentelemetry::KeyValue;
+    use tracing::{
+        Subscriber,
+        field::{Field, Visit},
+        span::{Attributes, Id, Record},
+    };
+    use tracing_subscriber::{layer::Context, registry::LookupSpan};
+
+    struct Open {
+        name: &'static str,
+        id: u64,
+        parent: u64,
+        start: SystemTime,
+        attributes: Vec<KeyValue>,
+    }
+
+    struct Finished {
+        span: Open,
+        end: SystemTime,
+    }
+
+    struct Fields<'a>(&'a mut Vec<KeyValue>);
+
+    impl Visit for Fields<'_> {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.push(KeyValue::new(field.name(), value.to_owned()));
+        }
+        fn record_i64(&mut self, field: &Field, value: i64) {
+            self.0.push(KeyValue::new(field.name(), value));
+        }
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            self.0.push(KeyValue::new(
+                field.name(),
+                i64::try_from(value).unwrap_or(i64::MAX),
+            ));
+        }
+        fn record_f64(&mut self, field: &Field, value: f64) {
+            self.0.push(KeyValue::new(field.name(), value));
+        }
+        fn record_bool(&mut self, field: &Field, value: bool) {
+            self.0.push(KeyValue::new(field.name(), value));
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0
+                .push(KeyValue::new(field.name(), format!("{value:?}")));
+        }
+    }
+
+    pub struct FloorLayer {
+        queue: Arc<Mutex<Vec<Finished>>>,
+        next_id: AtomicU64,
+        finished: Arc<AtomicU64>,
+    }
+
+    impl FloorLayer {
+        /// The layer, and the count of spans it has finished.
+        pub fn new() -> (Self, Arc<AtomicU64>) {
+            let queue: Arc<Mutex<Vec<Finished>>> = Arc::default();
+            let drained = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name("floor-spans".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(Duration::from_millis(100));
+                        let batch = std::mem::take(&mut *drained.lock().expect("queue lock"));
+                        // Read what an exporter reads of each span, so none of it is optimised away,
+                        // then free the batch here, off the actor threads.
+                        for done in &batch {
+                            let span = &done.span;
+                            std::hint::black_box((
+                                span.name,
+                                span.id,
+                                span.parent,
+                                done.end.duration_since(span.start).ok(),
+                                span.attributes.len(),
+                            ));
+                        }
+                        drop(batch);
+                    }
+                })
+                .expect("the floor's drain thread starts");
+            let finished = Arc::new(AtomicU64::new(0));
+            let layer = Self {
+                queue,
+                next_id: AtomicU64::new(1),
+                finished: Arc::clone(&finished),
+            };
+            (layer, finished)
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for FloorLayer {
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+            let Some(span) = ctx.span(id) else { return };
+            let parent = span
+                .parent()
+                .and_then(|p| p.extensions().get::<Open>().map(|o| o.id))
+                .unwrap_or(0);
+            let mut attributes = Vec::with_capacity(attrs.fields().len());
+            attrs.record(&mut Fields(&mut attributes));
+            span.extensions_mut().insert(Open {
+                name: attrs.metadata().name(),
+                id: self.next_id.fetch_add(1, Ordering::Relaxed),
+                parent,
+                start: SystemTime::now(),
+                attributes,
+            });
+        }
+
+        fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+            if let Some(span) = ctx.span(id)
+                && let Some(open) = span.extensions_mut().get_mut::<Open>()
+            {
+                values.record(&mut Fields(&mut open.attributes));
+            }
+        }
+
+        fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+            let Some(span) = ctx.span(&id) else { return };
+            let Some(open) = span.extensions_mut().remove::<Open>() else {
+                return;
+            };
+            let finished = Finished {
+                span: open,
+                end: SystemTime::now(),
+            };
+            self.queue.lock().expect("queue lock").push(finished);
+            self.finished.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Runs one phase in this process: warm-up, then `rounds` timed investigations. Returns the summary and,
-/// for "on", a line about what telemetry did.
+/// for "on" and "floor", a line about what they recorded.
 fn run_phase(phase: Phase, warmup: usize, rounds: usize) -> (Summary, Option<String>) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
     let data = tempfile::tempdir().expect("a temporary data directory");
+    let floor_spans = (phase == Phase::Floor).then(|| {
+        use tracing_subscriber::{Layer, layer::SubscriberExt};
+        let (layer, finished) = floor::FloorLayer::new();
+        let subscriber = tracing_subscriber::registry()
+            .with(layer.with_filter(sre_telemetry::pipeline::sre_targets()));
+        tracing::subscriber::set_global_default(subscriber).expect("no subscriber installed yet");
+        finished
+    });
     runtime.block_on(async {
         // The child of an "off" phase runs with OTEL_SDK_DISABLED=true, so this installs logs only.
-        let guard = (phase != Phase::None).then(|| {
+        let guard = matches!(phase, Phase::Off | Phase::On).then(|| {
             let config = TelemetryConfig::from_env(AGENT_SERVICE_NAME, data.path())
                 .expect("the telemetry configuration");
             sre_telemetry::install(&config).expect("telemetry installs")
@@ -187,7 +346,14 @@ fn run_phase(phase: Phase, warmup: usize, rounds: usize) -> (Summary, Option<Str
         let (times, cpu) = investigate(&system, rounds).await;
         system.shutdown().await;
         let Some(guard) = guard else {
-            return (summarize(times, cpu), None);
+            let note = floor_spans.map(|finished| {
+                format!(
+                    "floor recorded {:.0} spans per investigation",
+                    finished.load(std::sync::atomic::Ordering::Relaxed) as f64
+                        / (warmup + rounds) as f64
+                )
+            });
+            return (summarize(times, cpu), note);
         };
         let dropped = guard.dropped_spans();
         let stats = guard.recorder().stats();
@@ -355,11 +521,16 @@ fn main() {
         return;
     }
     // `cargo test --benches` runs bench targets without `--bench`: one round of each phase (none and on
-    // in this process, none first: telemetry cannot be removed once installed; off in a child) and one
-    // pair of whole commands, as a smoke test.
+    // in this process, none first: telemetry cannot be removed once installed; off and floor in children)
+    // and one pair of whole commands, as a smoke test.
     if !args.iter().any(|a| a == "--bench") {
         run_phase(Phase::None, 1, 1);
         child(Phase::Off, 1);
+        let (_, floor) = child(Phase::Floor, 1);
+        assert!(
+            floor.is_some_and(|note| !note.starts_with("floor recorded 0 ")),
+            "the floor layer recorded the investigation's spans"
+        );
         run_phase(Phase::On, 1, 1);
         whole_commands(1);
         return;
@@ -368,26 +539,28 @@ fn main() {
     let rounds_of_phases = env_count("BENCH_PAIRS", PAIRS);
     let rounds = env_count("BENCH_ROUNDS", ROUNDS);
     println!(
-        "Telemetry overhead on a full offline investigation: {rounds_of_phases} rounds of three processes \
-         (none: nothing installed; off: OTEL_SDK_DISABLED=true; on: the defaults), {rounds} timed \
-         investigations each after {WARMUP} warm-up ones (four agents, in-process backends, tool cache off)"
+        "Telemetry overhead on a full offline investigation: {rounds_of_phases} rounds of four processes \
+         (none: nothing installed; off: OTEL_SDK_DISABLED=true; on: the defaults; floor: the least a span \
+         recorder must do on the actor path, nothing else installed), {rounds} timed investigations each \
+         after {WARMUP} warm-up ones (four agents, in-process backends, tool cache off)"
     );
     println!(
-        "  {:<5} {:<4} {:>10} {:>10} {:>10} {:>10}",
+        "  {:<5} {:<5} {:>10} {:>10} {:>10} {:>10}",
         "round", "", "median", "mean", "p95", "cpu/inv"
     );
     let mut nones = Vec::new();
     let (mut wall_off, mut wall_none, mut cpu_off) = (Vec::new(), Vec::new(), Vec::new());
-    let mut last_note = None;
+    let mut wall_floor = Vec::new();
+    let (mut last_note, mut floor_note) = (None, None);
     for round in 0..rounds_of_phases {
-        // none, off, on / off, on, none / on, none, off / ...
+        // none, off, on, floor / off, on, floor, none / ...
         let mut order = Phase::ALL;
         order.rotate_left(round % Phase::ALL.len());
-        let mut summaries = [None; 3];
+        let mut summaries = [None; Phase::ALL.len()];
         for phase in order {
             let (s, note) = child(phase, rounds);
             println!(
-                "  {:<5} {:<4} {:>8.3}ms {:>8.3}ms {:>8.3}ms {:>10}",
+                "  {:<5} {:<5} {:>8.3}ms {:>8.3}ms {:>8.3}ms {:>10}",
                 round + 1,
                 phase.as_str(),
                 ms(s.median),
@@ -396,13 +569,16 @@ fn main() {
                 s.cpu
                     .map_or_else(|| "n/a".to_owned(), |c| format!("{:.3}ms", ms(c)))
             );
-            if phase == Phase::On {
-                last_note = note;
+            match phase {
+                Phase::On => last_note = note,
+                Phase::Floor => floor_note = note,
+                Phase::None | Phase::Off => {}
             }
             summaries[phase as usize] = Some(s);
         }
-        let [none, off, on] = summaries.map(|s| s.expect("every phase ran"));
+        let [none, off, on, floor] = summaries.map(|s| s.expect("every phase ran"));
         nones.push(none.median.as_secs_f64());
+        wall_floor.push(percent(none.median, floor.median));
         wall_off.push(percent(off.median, on.median));
         wall_none.push(percent(none.median, on.median));
         if let (Some(a), Some(b)) = (off.cpu, on.cpu) {
@@ -431,6 +607,12 @@ fn main() {
         median(wall_none.clone())
     );
     println!("    per round: {}", per_round(&wall_none));
+    println!(
+        "  wall-time overhead, floor vs nothing installed (what any span recorder costs here at least): \
+         {:+.2} %",
+        median(wall_floor.clone())
+    );
+    println!("    per round: {}", per_round(&wall_floor));
     if !cpu_off.is_empty() {
         println!(
             "  CPU-time overhead, on vs off (all threads, exporters included): {:+.2} % (median of rounds)",
@@ -442,6 +624,9 @@ fn main() {
     );
     if let Some(note) = last_note {
         println!("  telemetry: {note}");
+    }
+    if let Some(note) = floor_note {
+        println!("  {note}");
     }
     whole_commands(env_count("BENCH_COMMANDS", COMMANDS));
 }

@@ -329,21 +329,25 @@ where
         .with_context_activation(false)
 }
 
-/// Limits `layer` to the spans and events of the project's own crates at INFO and above, so dependency
-/// internals stay out of traces and their trace-level callsites stay disabled. The layers that look at sre
-/// spans share this one filter: each filter costs a span look-up on every enter and exit.
+/// The spans and events of the project's own crates at INFO and above: what the OpenTelemetry layer records
+/// (dependency internals stay out of traces and their trace-level callsites stay disabled).
+pub fn sre_targets() -> Targets {
+    Targets::new()
+        .with_target("sre_telemetry", tracing::Level::INFO)
+        .with_target("sre_memory", tracing::Level::INFO)
+        .with_target("sre_mcp_backends", tracing::Level::INFO)
+        .with_target("sre_agents", tracing::Level::INFO)
+        .with_target("sre_supervisor", tracing::Level::INFO)
+}
+
+/// Limits `layer` to [`sre_targets`]. The layers that look at sre spans share this one filter: each filter
+/// costs a span look-up on every enter and exit.
 fn sre_layer<S, L>(layer: L) -> impl Layer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     L: Layer<S>,
 {
-    let targets = Targets::new()
-        .with_target("sre_telemetry", tracing::Level::INFO)
-        .with_target("sre_memory", tracing::Level::INFO)
-        .with_target("sre_mcp_backends", tracing::Level::INFO)
-        .with_target("sre_agents", tracing::Level::INFO)
-        .with_target("sre_supervisor", tracing::Level::INFO);
-    layer.with_filter(targets)
+    layer.with_filter(sre_targets())
 }
 
 /// The resource of every span and metric: service, version, environment, then `OTEL_RESOURCE_ATTRIBUTES`.
