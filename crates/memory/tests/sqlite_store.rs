@@ -335,7 +335,8 @@ async fn records_expire_after_the_retention_period() {
     assert_eq!(rows, 1);
     let fts_rows: i64 = conn
         .query_row(
-            "SELECT count(*) FROM records_fts_infrastructure_knowledge\n             WHERE records_fts_infrastructure_knowledge MATCH 'pressure'",
+            "SELECT count(*) FROM records_fts_infrastructure_knowledge \
+             WHERE records_fts_infrastructure_knowledge MATCH 'pressure'",
             [],
             |r| r.get(0),
         )
@@ -599,7 +600,8 @@ async fn knowledge_learned_again_is_stored_once_with_its_latest_provenance() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     let fts_rows: i64 = conn
         .query_row(
-            "SELECT count(*) FROM records_fts_infrastructure_knowledge\n             WHERE records_fts_infrastructure_knowledge MATCH 'needs'",
+            "SELECT count(*) FROM records_fts_infrastructure_knowledge \
+             WHERE records_fts_infrastructure_knowledge MATCH 'needs'",
             [],
             |r| r.get(0),
         )
